@@ -1,0 +1,1 @@
+"""tokenbot: the Slack side of a company's AI gateway."""

@@ -1,0 +1,72 @@
+"""Wiring: settings -> engine, stores, Slack app and HTTP server. Nothing here holds business logic."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.clock import Clock, SystemClock
+from bot.deps import Deps
+from bot.ingestion import Ingestion
+from bot.pricing import Pricer
+from bot.settings import Settings
+from storage.db import create_schema, make_engine
+from storage.ledger import Ledger
+from storage.org_store import OrgStore
+
+log = logging.getLogger(__name__)
+
+
+async def build_deps(settings: Settings, clock: Clock | None = None) -> Deps:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    await create_schema(engine)
+    org = OrgStore(engine)
+    ledger = Ledger(engine, Pricer())
+    return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger,
+                ingestion=Ingestion(ledger, org, clock))
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        # Slack's own retry handlers: 429 with Retry-After, 5xx, and dropped connections.
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                        AsyncServerErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def build_bolt_app(deps: Deps) -> AsyncApp:
+    s = deps.settings
+    assert s.slack_signing_secret is not None
+    app = AsyncApp(client=slack_client(s), signing_secret=s.slack_signing_secret.get_secret_value(),
+                   # Our fake Slack in tests and GovSlack answer auth.test; we still skip it at start-up so a Slack
+                   # outage cannot stop ingestion from starting.
+                   token_verification_enabled=False)
+    handlers.register_slack(app, deps)
+    return app
+
+
+def build_web_app(deps: Deps, bolt_app: AsyncApp | None) -> web.Application:
+    # aiohttp's own cap sits above ours so the ingestion handler can answer 413 with a readable reason.
+    web_app = web.Application(client_max_size=deps.settings.max_body_bytes + 1024 * 1024)
+    handlers.register_http(web_app, deps)
+    if bolt_app is not None:
+        async def slack_events(request: web.Request) -> web.Response:
+            bolt_request = await to_bolt_request(request)
+            return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
+
+        web_app.router.add_post("/slack/events", slack_events)
+    return web_app

@@ -1,0 +1,260 @@
+"""The `tokenbot` command: serve, org sync, usage import/show, demo."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("tokenbot")
+
+SLACK_SETUP_HELP = (
+    "Slack is not configured, so slash commands and messages are off (ingestion, /healthz and the CLI work). "
+    "To connect Slack: create an app at https://api.slack.com/apps -> 'Create New App' -> 'From a manifest' and paste "
+    "manifest.yml (replace the example.com URLs with this server's public URL, or use Socket Mode); install it; then "
+    "set SLACK_BOT_TOKEN (OAuth & Permissions -> Bot User OAuth Token, xoxb-...), SLACK_SIGNING_SECRET (Basic "
+    "Information -> Signing Secret) and, for Socket Mode without a public URL, SLACK_APP_TOKEN (an xapp-... token "
+    "with connections:write). Missing now: {missing}."
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"tokenbot: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(args.func(settings, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tokenbot", description="The Slack side of your AI gateway.")
+    sub = parser.add_subparsers()
+    p = sub.add_parser("serve", help="run the bot: HTTP (Slack events, usage ingestion, health) and Socket Mode")
+    p.set_defaults(func=cmd_serve)
+
+    org = sub.add_parser("org", help="the org file").add_subparsers()
+    p = org.add_parser("sync", help="load the org file into the database (idempotent); prints what changed")
+    p.add_argument("file", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="validate and print, change nothing")
+    p.set_defaults(func=cmd_org_sync)
+
+    usage = sub.add_parser("usage", help="usage events").add_subparsers()
+    p = usage.add_parser("import", help="backfill usage from JSON, NDJSON or CSV (same validation as the API)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_usage_import)
+    p = usage.add_parser("show", help="a person's or a team's spend, as /tokens me shows it")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="email, gateway id or Slack id")
+    who.add_argument("--team", help="team slug")
+    p.set_defaults(func=cmd_usage_show)
+    p = usage.add_parser("rejected", help="the latest rejected (dead-lettered) usage items")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_usage_rejected)
+
+    p = sub.add_parser("demo", help="load a demo org and a month of synthetic usage into data/demo.db")
+    p.add_argument("--database", default="sqlite+aiosqlite:///data/demo.db")
+    p.add_argument("--me", help="your Slack user id: Ada's demo figures become yours in /tokens me")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.app import build_bolt_app, build_deps, build_web_app
+    from bot.org import OrgFileError
+
+    deps = await build_deps(settings)
+    if settings.org_file is not None:
+        try:
+            for line in await _sync_org(deps, settings.org_file):
+                log.info("org sync: %s", line)
+        except OrgFileError as exc:
+            log.error("the org file %s has problems; nothing was changed:\n%s", settings.org_file, exc)
+            return 1
+    bolt_app = None
+    if settings.slack_configured:
+        bolt_app = build_bolt_app(deps)
+    else:
+        log.warning(SLACK_SETUP_HELP.format(missing=", ".join(settings.missing_slack_variables())))
+    if not settings.ingest_tokens:
+        log.warning("TOKENBOT_INGEST_TOKENS is not set: POST /v1/usage answers 503 until it is "
+                    "(comma-separated bearer tokens the gateway will send)")
+    runner = web.AppRunner(build_web_app(deps, bolt_app), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    log.info("tokenbot listening on http://%s:%d (database %s)", settings.host, settings.port,
+             deps.engine.url.render_as_string(hide_password=True))
+    socket_handler = None
+    if bolt_app is not None and settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
+        await socket_handler.connect_async()
+        log.info("Socket Mode connected (no public URL needed)")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    if socket_handler is not None:
+        await socket_handler.close_async()
+    await runner.cleanup()
+    await deps.engine.dispose()
+    return 0
+
+
+async def _sync_org(deps, path: Path) -> list[str]:  # noqa: ANN001
+    from bot.identity import link_people_by_email
+    from bot.org import load_org_file
+
+    org = load_org_file(path)
+    lines = await deps.org.sync(org, int(deps.clock.now().timestamp()))
+    if deps.settings.slack_bot_token is not None:
+        from bot.app import slack_client
+
+        lines += await link_people_by_email(deps.org, slack_client(deps.settings))
+    moved = await deps.ledger.reattribute(await deps.ingestion.directory())
+    if moved:
+        lines.append(f"{moved:,} earlier events of newly known people attributed to them")
+    return lines
+
+
+async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.org import OrgFileError, load_org_file
+
+    try:
+        org = load_org_file(args.file)
+    except OrgFileError as exc:
+        print(f"{exc}\nnothing was changed", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"{args.file}: valid ({len(org.teams)} teams, {len(org.people)} people); nothing was changed")
+        return 0
+    deps = await build_deps(settings)
+    try:
+        lines = await _sync_org(deps, args.file)
+        print("\n".join(lines) if lines else "no changes")
+        teams, people = await deps.org.counts()
+        print(f"org now has {teams} teams and {people} people")
+    finally:
+        await deps.engine.dispose()
+    return 0
+
+
+async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.usage_files import BodyError, read_usage_file
+
+    try:
+        items = read_usage_file(args.file)
+    except (OSError, BodyError, UnicodeDecodeError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    deps = await build_deps(settings)
+    accepted = duplicates = 0
+    rejected = []
+    try:
+        for start in range(0, len(items), 5000):
+            report = await deps.ingestion.ingest_items(items[start:start + 5000], source=f"import:{args.file.name}")
+            accepted += report.accepted
+            duplicates += report.duplicates
+            rejected += [(start + r.index, r.reason) for r in report.rejected]
+    finally:
+        await deps.engine.dispose()
+    print(f"{args.file}: {accepted:,} accepted, {duplicates:,} duplicates, {len(rejected):,} rejected")
+    for index, reason in rejected[:20]:
+        print(f"  item {index}: {reason}")
+    if len(rejected) > 20:
+        print(f"  … {len(rejected) - 20:,} more (see `tokenbot usage rejected`)")
+    return 0 if not rejected else 1
+
+
+async def cmd_usage_show(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.render import me_plain
+    from bot.reports import me_report, team_report_plain
+
+    deps = await build_deps(settings)
+    try:
+        if args.user:
+            person = await deps.org.person_by_ref(args.user)
+            if person is None:
+                print(f"no person {args.user!r} in the org (try an email, gateway id or Slack id)", file=sys.stderr)
+                return 1
+            team = await deps.org.team(person.team_id) if person.team_id else None
+            print(me_plain(await me_report(deps.ledger, person, team, deps.clock.now())))
+        else:
+            team = await deps.org.team_by_slug(args.team)
+            if team is None:
+                print(f"no team {args.team!r} in the org", file=sys.stderr)
+                return 1
+            print(await team_report_plain(deps.ledger, team, deps.clock.now()))
+    finally:
+        await deps.engine.dispose()
+    return 0
+
+
+async def cmd_usage_rejected(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot.app import build_deps
+
+    deps = await build_deps(settings)
+    try:
+        rows = await deps.ledger.recent_dead_letters(args.limit)
+    finally:
+        await deps.engine.dispose()
+    for r in rows:
+        when = datetime.fromtimestamp(r["received_at"], UTC).isoformat(timespec="seconds")
+        print(f"{when} {r['source']} item {r['item_index']}: {r['reason']}\n    {r['raw'][:300]}")
+    if not rows:
+        print("no rejected usage")
+    return 0
+
+
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.demo import demo_events, demo_org_text
+    from bot.org import parse_org
+
+    demo_settings = settings.model_copy(update={"database_url": load_settings(TOKENBOT_DATABASE_URL=args.database).database_url})
+    deps = await build_deps(demo_settings)
+    try:
+        org = parse_org(demo_org_text(), "demo org")
+        if args.me:
+            ada = org.people[0]
+            org = org.__class__(**{**org.__dict__, "people": (ada.__class__(**{**ada.__dict__, "slack_id": args.me}),
+                                                              *org.people[1:])})
+        await deps.org.sync(org, int(deps.clock.now().timestamp()))
+        events = demo_events(deps.clock.now())
+        accepted = 0
+        for start in range(0, len(events), 5000):
+            accepted += (await deps.ingestion.ingest_items(events[start:start + 5000], source="demo")).accepted
+    finally:
+        await deps.engine.dispose()
+    print(f"demo org loaded into {args.database}: {len(org.teams)} teams, {len(org.people)} people, "
+          f"{accepted:,} new usage events over 30 days")
+    print(f"try:  TOKENBOT_DATABASE_URL={args.database} tokenbot usage show --user ada@demo.example")
+    print(f"      TOKENBOT_DATABASE_URL={args.database} tokenbot serve")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

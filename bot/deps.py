@@ -1,0 +1,22 @@
+"""What handlers and jobs need, built once at start-up and passed in (never imported as globals)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock
+from bot.ingestion import Ingestion
+from bot.settings import Settings
+from storage.ledger import Ledger
+from storage.org_store import OrgStore
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    engine: AsyncEngine
+    clock: Clock
+    org: OrgStore
+    ledger: Ledger
+    ingestion: Ingestion

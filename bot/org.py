@@ -1,0 +1,277 @@
+"""The org file: YAML kept in git by FinOps. Parsing and validation are pure; every error names its line."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    slug: str
+    name: str
+    channel: str | None
+    timezone: str
+    digest_time: str  # "HH:MM", local to `timezone`
+    monthly_budget_usd: float | None
+    approvers: tuple[str, ...]
+    digest_names_top_spenders: bool
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    email: str
+    team: str | None
+    slack_id: str | None
+    name: str | None
+    gateway_ids: tuple[str, ...]
+    monthly_budget_usd: float | None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class OrgFile:
+    name: str
+    admins: tuple[str, ...]
+    help_contact: str | None
+    teams: tuple[TeamSpec, ...]
+    people: tuple[PersonSpec, ...]
+
+
+@dataclass
+class OrgFileError(Exception):
+    problems: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Records the line (1-based) of every mapping, so validation errors can point at it."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_org_file(path: Path) -> OrgFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise OrgFileError([f"{path}: cannot read: {exc.strerror}"]) from None
+    return parse_org(text, str(path))
+
+
+def parse_org(text: str, source: str = "org file") -> OrgFile:
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise OrgFileError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(doc, dict):
+        raise OrgFileError([f"{source}:1: the org file must be a mapping with `teams:` and `people:`"])
+    problems = _Problems(source)
+    problem = problems.add
+
+    org = doc.get("org") or {}
+    if not isinstance(org, dict):
+        problem(doc["__line__"], "`org:` must be a mapping")
+        org = {}
+    admins = _str_list(org.get("admins"), "org.admins", org.get("__line__", 1), problem, SLACK_USER_RE,
+                       "a Slack user id like U0123ABCD")
+
+    teams: list[TeamSpec] = []
+    seen_slugs: dict[str, int] = {}
+    for raw in _list(doc.get("teams"), "teams", doc["__line__"], problem):
+        team = _parse_team(raw, problem)
+        if team is None:
+            continue
+        if team.slug in seen_slugs:
+            problem(team.line, f"team `{team.slug}` is defined twice (first at line {seen_slugs[team.slug]})")
+            continue
+        seen_slugs[team.slug] = team.line
+        teams.append(team)
+
+    people: list[PersonSpec] = []
+    seen_emails: dict[str, int] = {}
+    seen_slack: dict[str, int] = {}
+    seen_aliases: dict[str, int] = {}
+    for raw in _list(doc.get("people"), "people", doc["__line__"], problem):
+        person = _parse_person(raw, problem)
+        if person is None:
+            continue
+        if person.team is not None and person.team not in seen_slugs:
+            problem(person.line, f"person {person.email}: unknown team `{person.team}`")
+            continue
+        if person.email in seen_emails:
+            problem(person.line, f"duplicate person {person.email} (first at line {seen_emails[person.email]})")
+            continue
+        if person.slack_id and person.slack_id in seen_slack:
+            problem(person.line, f"Slack id {person.slack_id} is used twice (first at line {seen_slack[person.slack_id]})")
+            continue
+        clash = next((a for a in person.gateway_ids if a in seen_aliases), None)
+        if clash:
+            problem(person.line, f"gateway id `{clash}` belongs to two people (first at line {seen_aliases[clash]})")
+            continue
+        seen_emails[person.email] = person.line
+        if person.slack_id:
+            seen_slack[person.slack_id] = person.line
+        for alias in (*person.gateway_ids, person.email):
+            seen_aliases[alias] = person.line
+        people.append(person)
+
+    if problems.lines:
+        raise OrgFileError(problems.lines)
+    return OrgFile(name=str(org.get("name") or "your organisation"), admins=tuple(admins),
+                   help_contact=_opt_str(org.get("help_contact")), teams=tuple(teams), people=tuple(people))
+
+
+def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
+    if not isinstance(raw, dict):
+        problem(1, "each team must be a mapping")
+        return None
+    line = raw["__line__"]
+    before = _count(problem)
+    slug = raw.get("slug")
+    if not isinstance(slug, str) or not SLUG_RE.match(slug):
+        problem(line, f"team slug {slug!r} must be lower-case letters, digits, - or _ (at most 64)")
+        slug = "?"
+    tz = raw.get("timezone", "UTC")
+    if not _valid_timezone(tz):
+        problem(line, f"team `{slug}`: unknown timezone {tz!r} (use an IANA name like Europe/Berlin)")
+    digest_time = str(raw.get("digest_time", "09:00"))
+    if isinstance(raw.get("digest_time"), int):  # YAML 1.1 reads 09:00 as sexagesimal 540
+        minutes = raw["digest_time"]
+        digest_time = f"{minutes // 60:02d}:{minutes % 60:02d}"
+    try:
+        time.fromisoformat(digest_time)
+        if len(digest_time) != 5:
+            raise ValueError
+    except ValueError:
+        problem(line, f"team `{slug}`: digest_time {digest_time!r} must be HH:MM")
+    channel = _opt_str(raw.get("channel"))
+    if channel is not None and not SLACK_CHANNEL_RE.match(channel):
+        problem(line, f"team `{slug}`: channel {channel!r} must be a Slack channel id like C0123ABCD")
+    budget = _money(raw.get("monthly_budget_usd"), f"team `{slug}`: monthly_budget_usd", line, problem)
+    approvers = _str_list(raw.get("approvers"), f"team `{slug}`: approvers", line, problem, SLACK_USER_RE,
+                          "a Slack user id like U0123ABCD")
+    if _count(problem) > before:
+        return None
+    return TeamSpec(slug=slug, name=str(raw.get("name") or slug), channel=channel, timezone=tz,
+                    digest_time=digest_time, monthly_budget_usd=budget, approvers=tuple(approvers),
+                    digest_names_top_spenders=bool(raw.get("digest_names_top_spenders", False)), line=line)
+
+
+def _parse_person(raw: Any, problem) -> PersonSpec | None:  # noqa: ANN001
+    if not isinstance(raw, dict):
+        problem(1, "each person must be a mapping")
+        return None
+    line = raw["__line__"]
+    before = _count(problem)
+    email = raw.get("email")
+    if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
+        problem(line, f"person: email {email!r} is missing or not an email address")
+        email = "?"
+    email = email.strip().lower()
+    slack_id = _opt_str(raw.get("slack_id"))
+    if slack_id is not None and not SLACK_USER_RE.match(slack_id):
+        problem(line, f"person {email}: slack_id {slack_id!r} must be a Slack user id like U0123ABCD")
+    gateway_ids = _str_list(raw.get("gateway_ids"), f"person {email}: gateway_ids", line, problem)
+    budget = _money(raw.get("monthly_budget_usd"), f"person {email}: monthly_budget_usd", line, problem)
+    team = _opt_str(raw.get("team"))
+    if _count(problem) > before:
+        return None
+    aliases = tuple(dict.fromkeys(g.strip().lower() for g in gateway_ids if g.strip() and g.strip().lower() != email))
+    return PersonSpec(email=email, team=team.lower() if team else None, slack_id=slack_id,
+                      name=_opt_str(raw.get("name")), gateway_ids=aliases, monthly_budget_usd=budget, line=line)
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: list[str] = []
+
+    def add(self, line: int, message: str) -> None:
+        self.lines.append(f"{self.source}:{line}: {message}")
+
+
+def _count(problem) -> int:  # noqa: ANN001
+    return len(problem.__self__.lines)
+
+
+def _valid_timezone(name: Any) -> bool:
+    if not isinstance(name, str) or name not in _timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+_TZ_CACHE: set[str] = set()
+
+
+def _timezones() -> set[str]:
+    if not _TZ_CACHE:
+        _TZ_CACHE.update(available_timezones())
+        _TZ_CACHE.add("UTC")
+    return _TZ_CACHE
+
+
+def _list(value: Any, what: str, line: int, problem) -> list[Any]:  # noqa: ANN001
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        problem(line, f"`{what}:` must be a list")
+        return []
+    return value
+
+
+def _str_list(value: Any, what: str, line: int, problem, pattern: re.Pattern[str] | None = None,  # noqa: ANN001
+              expected: str = "") -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problem(line, f"{what} must be a list of strings")
+        return []
+    out = [v.strip() for v in value]
+    for v in out:
+        if pattern is not None and not pattern.match(v):
+            problem(line, f"{what}: {v!r} is not {expected}")
+    return out
+
+
+def _money(value: Any, what: str, line: int, problem) -> float | None:  # noqa: ANN001
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        problem(line, f"{what} must be a number of US dollars >= 0, got {value!r}")
+        return None
+    return float(value)
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,59 @@
+"""The figures behind `/tokens me`: one person's and their team's month, read from the rollups."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.budget import BudgetLine, project
+from bot.summary import UsageSummary, summarize, windows
+from storage.ledger import Ledger
+from storage.org_store import Person, Team
+
+
+@dataclass(frozen=True)
+class MeReport:
+    person: Person
+    team: Team | None
+    usage: UsageSummary
+    personal_budget: BudgetLine | None
+    team_budget: BudgetLine | None
+    team_usage: UsageSummary | None
+
+
+async def me_report(ledger: Ledger, person: Person, team: Team | None, now) -> MeReport:  # noqa: ANN001
+    tz = team.timezone if team else "UTC"
+    w = windows(now, tz)
+    usage = summarize(await ledger.person_hours(person.id, w.first_hour, w.now_hour), w)
+    personal = None
+    if person.monthly_budget_micros is not None:
+        personal = BudgetLine("Your budget", person.monthly_budget_micros, usage.month.cost_micros,
+                              project(usage.month.cost_micros, usage.last7.cost_micros, w.now_local,
+                                      person.monthly_budget_micros))
+    team_usage = team_line = None
+    if team is not None:
+        team_usage = summarize(await ledger.team_hours(team.id, w.first_hour, w.now_hour), w)
+        if team.monthly_budget_micros is not None:
+            team_line = BudgetLine(f"{team.name} budget", team.monthly_budget_micros, team_usage.month.cost_micros,
+                                   project(team_usage.month.cost_micros, team_usage.last7.cost_micros, w.now_local,
+                                           team.monthly_budget_micros))
+    return MeReport(person=person, team=team, usage=usage, personal_budget=personal, team_budget=team_line,
+                    team_usage=team_usage)
+
+
+async def team_report_plain(ledger: Ledger, team: Team, now) -> str:  # noqa: ANN001
+    from bot.budget import bar, tokens, usd
+
+    w = windows(now, team.timezone)
+    usage = summarize(await ledger.team_hours(team.id, w.first_hour, w.now_hour), w)
+    lines = [f"{team.name} ({team.slug}) · {w.now_local:%Y-%m-%d %H:%M %Z}"]
+    for label, t in (("today", usage.today), ("last 7 days", usage.last7), ("month to date", usage.month)):
+        lines.append(f"  {label:<14} {usd(t.cost_micros):>12}  {tokens(t.tokens):>7} tokens  {t.requests:>8,} requests")
+    if team.monthly_budget_micros is not None:
+        line = BudgetLine("budget", team.monthly_budget_micros, usage.month.cost_micros,
+                          project(usage.month.cost_micros, usage.last7.cost_micros, w.now_local, team.monthly_budget_micros))
+        p = line.projection
+        lines.append(f"  budget {usd(line.budget_micros)}: {line.fraction * 100:.0f}% {bar(line.fraction)}; "
+                     f"projected {usd(p.month_end_micros)}"
+                     + (f", runs out {p.runs_out_on:%Y-%m-%d}" if p.runs_out_on else ""))
+    for model, t in usage.top_models:
+        lines.append(f"  model {model}: {usd(t.cost_micros)}, {tokens(t.tokens)} tokens")
+    return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""One settings object, loaded once at start-up from the environment and `.env`, then passed in."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Slack credentials use Slack's conventional names, without our prefix.
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+
+    database_url: str = Field(default="sqlite+aiosqlite:///data/tokenbot.db", validation_alias="TOKENBOT_DATABASE_URL")
+    # GovSlack, egress proxies and the tests' fake Slack need a different Web API base URL.
+    slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, validation_alias="TOKENBOT_SLACK_API_URL")
+    ingest_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="TOKENBOT_INGEST_TOKENS")
+    org_file: Path | None = Field(default=None, validation_alias="TOKENBOT_ORG_FILE")
+    host: str = Field(default="127.0.0.1", validation_alias="TOKENBOT_HOST")
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
+    log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
+
+    @field_validator("ingest_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _url_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be sqlite+aiosqlite:///PATH or postgresql+asyncpg://…")
+        return value
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    def missing_slack_variables(self) -> list[str]:
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if self.slack_signing_secret is None:
+            missing.append("SLACK_SIGNING_SECRET")
+        return missing
+
+
+class SettingsError(Exception):
+    """A bad setting, described in one line that names the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        variable = _variable_name(field)
+        raise SettingsError(f"bad setting {variable}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def _variable_name(field: str) -> str:
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return field.upper()

@@ -1,0 +1,55 @@
+"""Reading backfill files (JSON array, NDJSON or CSV) into the same items the HTTP endpoint takes."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bot.usage_events import BodyError, split_body
+
+_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens")
+
+
+def read_usage_file(path: Path) -> list[Any]:
+    data = path.read_bytes()
+    if path.suffix.lower() == ".csv":
+        return list(csv_items(data.decode("utf-8-sig")))
+    return split_body(data)
+
+
+def csv_items(text: str):  # noqa: ANN201
+    """CSV rows with the event's field names as headers; numbers are converted only when they look like numbers,
+    so a bad cell is rejected by the same validator (with the same reason) as in JSON."""
+    for row in csv.DictReader(io.StringIO(text)):
+        item: dict[str, Any] = {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+        for field in _INT_FIELDS:
+            item[field] = _number(item.get(field))
+        if "cost_usd" in item:
+            item["cost_usd"] = _number(item["cost_usd"])
+        ts = item.get("timestamp")
+        if isinstance(ts, str) and ts.replace(".", "", 1).isdigit():
+            item["timestamp"] = _number(ts)
+        if isinstance(item.get("metadata"), str):
+            try:
+                item["metadata"] = orjson.loads(item["metadata"])
+            except orjson.JSONDecodeError:
+                pass  # left as a string: the validator rejects it with a clear reason
+        yield {k: v for k, v in item.items() if v is not None}
+
+
+def _number(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+
+__all__ = ["read_usage_file", "csv_items", "BodyError"]

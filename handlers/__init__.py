@@ -1,0 +1,18 @@
+"""Slack listeners and HTTP endpoints: one small module each, registered explicitly by `register(app, deps)`."""
+from __future__ import annotations
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from handlers import health, request_button, tokens_command, usage_http
+
+
+def register_slack(app: AsyncApp, deps: Deps) -> None:
+    tokens_command.register(app, deps)
+    request_button.register(app, deps)
+
+
+def register_http(web_app: web.Application, deps: Deps) -> None:
+    health.register(web_app, deps)
+    usage_http.register(web_app, deps)

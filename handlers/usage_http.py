@@ -1,0 +1,63 @@
+"""`POST /v1/usage`: the gateway's usage events (JSON array, one object, or NDJSON), bearer-token protected."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+
+from bot.deps import Deps
+from bot.usage_events import BodyError
+
+log = logging.getLogger(__name__)
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def bearer_ok(request: web.Request, deps: Deps) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    presented = token.strip().encode()
+    # Check every configured token, in constant time, so rotation (old and new both valid) works.
+    ok = False
+    for allowed in deps.settings.ingest_tokens:
+        ok |= hmac.compare_digest(presented, allowed.get_secret_value().encode())
+    return ok
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes | web.Response:
+    if request.content_length is not None and request.content_length > limit:
+        return error(413, f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            return error(413, f"body exceeds the limit of {limit} bytes: send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def register(web_app: web.Application, deps: Deps) -> None:
+    async def post_usage(request: web.Request) -> web.Response:
+        if not deps.settings.ingest_tokens:
+            return error(503, "ingestion is disabled: set TOKENBOT_INGEST_TOKENS")
+        if not bearer_ok(request, deps):
+            return web.json_response({"error": "missing or wrong bearer token"}, status=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="tokenbot"'})
+        body = await read_capped(request, deps.settings.max_body_bytes)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            report = await deps.ingestion.ingest_body(body, source="api")
+        except BodyError as exc:
+            await deps.ingestion.ledger.dead_letter_body(body, str(exc), "api", int(deps.clock.now().timestamp()))
+            return error(400, str(exc))
+        status = 200 if report.accepted or report.duplicates or not report.rejected else 422
+        return web.json_response(report.as_json(), status=status)
+
+    web_app.router.add_post("/v1/usage", post_usage)

@@ -1,0 +1,199 @@
+"""The usage ledger: raw events (idempotent on their id) and the hourly rollups every query reads."""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.pricing import MICROS_PER_USD, Pricer
+from bot.usage_events import Rejection, UsageEvent
+from storage.db import insert_for, is_sqlite
+from storage.org_store import Directory
+from storage.schema import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usage_events, usage_hourly
+
+# (requests, input, output, cached, cost_micros, unpriced)
+Measures = list[int]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class HourlyRow:
+    hour: int  # epoch hours, UTC
+    model: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cost_micros: int
+    unpriced_requests: int
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine, pricer: Pricer) -> None:
+        self.engine = engine
+        self.pricer = pricer
+        self._insert = insert_for(engine)
+        # SQLite has one writer; queueing writers here is cheaper than SQLite's busy-wait back-off.
+        self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+
+    async def ingest(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
+                     source: str = "api") -> IngestResult:
+        """Store new events and add them to the rollups, in one transaction. Replayed ids change nothing."""
+        if not events:
+            return IngestResult(0, 0)
+        rows = [self._row(e, directory, now_ts) for e in events]
+        stmt = (self._insert(usage_events).on_conflict_do_nothing(index_elements=["id"])
+                .returning(usage_events.c.id))
+        async with self._writer(), self.engine.begin() as conn:
+            inserted = set((await conn.execute(stmt, rows)).scalars())
+            new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
+            await self._add_to_rollups(conn, _rollup_deltas(new_rows))
+        return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+
+    def _row(self, e: UsageEvent, directory: Directory, now_ts: int) -> dict[str, Any]:
+        person_id, team_id = directory.person_by_alias.get(e.user, (None, 0))
+        if e.team is not None and e.team in directory.team_by_slug:
+            team_id = directory.team_by_slug[e.team]  # the gateway's team wins: a person may work for two
+        if e.cost_usd is not None:
+            cost, source = round(e.cost_usd * MICROS_PER_USD), "event"
+        else:
+            cost = self.pricer.cost_micros(e.model, e.provider, e.input_tokens, e.output_tokens,
+                                           e.cached_input_tokens, e.ts)
+            source = "price" if cost is not None else "unknown"
+        return {"id": e.id, "ts": e.ts, "user_ref": e.user, "person_id": person_id, "team_id": team_id,
+                "model": e.model, "provider": e.provider, "input_tokens": e.input_tokens,
+                "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
+                "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts}
+
+    async def _add_to_rollups(self, conn: AsyncConnection,
+                              deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
+        person_deltas, team_deltas = deltas
+        for table, keys, batch in ((usage_hourly, ("person_id", "hour", "team_id", "model"), person_deltas),
+                                   (team_usage_hourly, ("team_id", "hour", "model"), team_deltas)):
+            if not batch:
+                continue
+            stmt = self._insert(table)
+            stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                              set_={m: table.c[m] + stmt.excluded[m] for m in ROLLUP_MEASURES})
+            await conn.execute(stmt, [dict(zip(keys, key)) | dict(zip(ROLLUP_MEASURES, m)) for key, m in batch.items()])
+
+    async def reattribute(self, directory: Directory) -> int:
+        """Give events of users who were unknown when they arrived to the people the org file now names.
+
+        Moves their rollup amounts from the 'unmapped' rows to the person's (and, if it had none, team's) rows, so
+        history is never recomputed from raw events (which retention may have pruned)."""
+        async with self._writer(), self.engine.begin() as conn:
+            refs = [r for r in (await conn.execute(select(usage_events.c.user_ref).distinct()
+                                                   .where(usage_events.c.person_id.is_(None)))).scalars()
+                    if r in directory.person_by_alias]
+            moved = 0
+            for chunk in _chunks(refs, 500):
+                rows = (await conn.execute(select(usage_events).where(
+                    usage_events.c.person_id.is_(None), usage_events.c.user_ref.in_(chunk)))).mappings().all()
+                if not rows:
+                    continue
+                before = [dict(r) | {"person_id": 0} for r in rows]
+                after = []
+                for r in rows:
+                    person_id, team_id = directory.person_by_alias[r["user_ref"]]
+                    after.append(dict(r) | {"person_id": person_id, "team_id": r["team_id"] or team_id})
+                old_p, old_t = _rollup_deltas(before, sign=-1)
+                new_p, new_t = _rollup_deltas(after)
+                await self._add_to_rollups(conn, (old_p, old_t))
+                await self._add_to_rollups(conn, (new_p, new_t))
+                for ref in {r["user_ref"] for r in rows}:
+                    person_id, team_id = directory.person_by_alias[ref]
+                    await conn.execute(update(usage_events).where(
+                        usage_events.c.person_id.is_(None), usage_events.c.user_ref == ref, usage_events.c.team_id == 0)
+                        .values(person_id=person_id, team_id=team_id))
+                    await conn.execute(update(usage_events).where(
+                        usage_events.c.person_id.is_(None), usage_events.c.user_ref == ref).values(person_id=person_id))
+                moved += len(rows)
+        return moved
+
+    async def dead_letter(self, rejections: Iterable[Rejection], source: str, now_ts: int) -> None:
+        rows = [{"received_at": now_ts, "source": source, "item_index": r.index, "reason": r.reason,
+                 "raw": r.raw if isinstance(r.raw, str) else orjson.dumps(r.raw, default=str).decode()}
+                for r in rejections]
+        if rows:
+            async with self._writer(), self.engine.begin() as conn:
+                await conn.execute(insert(dead_letters), rows)
+
+    async def dead_letter_body(self, body: bytes, reason: str, source: str, now_ts: int) -> None:
+        """A body that could not be read at all; kept (up to 64 KiB) so an admin can see what the sender sent."""
+        raw = body[:65536].decode("utf-8", "replace")
+        await self.dead_letter([Rejection(-1, reason, raw)], source, now_ts)
+
+    async def recent_dead_letters(self, limit: int = 50) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
+
+    async def person_hours(self, person_id: int, from_hour: int, to_hour: int) -> list[HourlyRow]:
+        """Rollup rows of one person, hours in [from_hour, to_hour], summed over teams."""
+        return await self._hours(usage_hourly, usage_hourly.c.person_id == person_id, from_hour, to_hour)
+
+    async def team_hours(self, team_id: int, from_hour: int, to_hour: int) -> list[HourlyRow]:
+        return await self._hours(team_usage_hourly, team_usage_hourly.c.team_id == team_id, from_hour, to_hour)
+
+    async def _hours(self, table, where, from_hour: int, to_hour: int) -> list[HourlyRow]:  # noqa: ANN001
+        stmt = (select(table.c.hour, table.c.model, *(func.sum(table.c[m]) for m in ROLLUP_MEASURES))
+                .where(where, table.c.hour.between(from_hour, to_hour))
+                .group_by(table.c.hour, table.c.model))
+        async with self.engine.connect() as conn:
+            return [HourlyRow(*r) for r in await conn.execute(stmt)]
+
+    async def raw_totals(self, where_sql: Any = None) -> dict[str, int]:
+        """Straight sums over raw events (for checks and the CLI)."""
+        stmt = select(func.count(), func.coalesce(func.sum(usage_events.c.cost_micros), 0),
+                      func.coalesce(func.sum(usage_events.c.input_tokens + usage_events.c.output_tokens), 0))
+        if where_sql is not None:
+            stmt = stmt.where(where_sql)
+        async with self.engine.connect() as conn:
+            count, cost, tokens = (await conn.execute(stmt)).one()
+        return {"events": count, "cost_micros": int(cost), "tokens": int(tokens)}
+
+    def _writer(self):  # noqa: ANN202
+        return self._write_lock if self._write_lock is not None else _NullLock()
+
+
+class _NullLock:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[tuple, Measures], dict[tuple, Measures]]:
+    """Aggregate event rows into per-person and per-team hourly deltas (pure)."""
+    person: dict[tuple, Measures] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    team: dict[tuple, Measures] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    for r in rows:
+        hour = r["ts"] // 3600
+        cost = r["cost_micros"]
+        values = (sign, sign * r["input_tokens"], sign * r["output_tokens"], sign * r["cached_input_tokens"],
+                  sign * (cost or 0), sign if cost is None else 0)
+        for acc in (person[(r["person_id"] or 0, hour, r["team_id"], r["model"])], team[(r["team_id"], hour, r["model"])]):
+            for i, v in enumerate(values):
+                acc[i] += v
+    return person, team
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+__all__ = ["Ledger", "IngestResult", "HourlyRow"]

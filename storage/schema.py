@@ -1,0 +1,151 @@
+"""The database schema. Money is integer micro-USD so sums are exact; time is integer epoch seconds/hours
+so range scans are cheap on SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# A single row whose revision is bumped by every org sync, so every process notices a new org cheaply.
+org_state = Table(
+    "org_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("synced_at", BigInteger),
+    Column("org_name", String(200)),
+    Column("admins", JSON, nullable=False, default=list),
+    Column("help_contact", String(200)),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("channel", String(64)),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("digest_time", String(5), nullable=False, default="09:00"),
+    Column("monthly_budget_micros", BigInteger),
+    Column("digest_names_top_spenders", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+team_approvers = Table(
+    "team_approvers",
+    metadata,
+    Column("team_id", Integer, ForeignKey("teams.id"), nullable=False),
+    Column("slack_user_id", String(32), nullable=False),
+    PrimaryKeyConstraint("team_id", "slack_user_id"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("slack_user_id", String(32), unique=True),
+    Column("name", String(200)),
+    Column("team_id", Integer, ForeignKey("teams.id")),
+    Column("monthly_budget_micros", BigInteger),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+# Every id the gateway may know a person by (gateway user id, key alias, email), lower-cased.
+person_aliases = Table(
+    "person_aliases",
+    metadata,
+    Column("alias", String(320), primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("id", String(255), primary_key=True),  # the gateway's request id: replays are no-ops
+    Column("ts", BigInteger, nullable=False),
+    Column("user_ref", String(320), nullable=False),
+    Column("person_id", Integer),  # NULL while the user is not in the org file; re-attributed on sync
+    Column("team_id", Integer, nullable=False, default=0),  # 0: no team known
+    Column("model", String(200), nullable=False),
+    Column("provider", String(64)),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cached_input_tokens", BigInteger, nullable=False, default=0),
+    Column("cost_micros", BigInteger),  # NULL: no known price; still counted
+    Column("cost_source", String(16), nullable=False),  # "event" | "price" | "unknown"
+    Column("metadata", JSON),
+    Column("received_at", BigInteger, nullable=False),
+)
+Index("ix_usage_events_unmapped", usage_events.c.user_ref, sqlite_where=usage_events.c.person_id.is_(None),
+      postgresql_where=usage_events.c.person_id.is_(None))
+Index("ix_usage_events_ts", usage_events.c.ts)
+
+
+def _rollup_columns() -> list[Column]:
+    return [
+        Column("requests", BigInteger, nullable=False),
+        Column("input_tokens", BigInteger, nullable=False),
+        Column("output_tokens", BigInteger, nullable=False),
+        Column("cached_input_tokens", BigInteger, nullable=False),
+        Column("cost_micros", BigInteger, nullable=False),
+        Column("unpriced_requests", BigInteger, nullable=False),
+    ]
+
+
+ROLLUP_MEASURES = ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "cost_micros", "unpriced_requests")
+
+# Per person, hour (epoch hours, UTC) and model: what `/tokens me` reads. person_id 0 = not yet mapped.
+usage_hourly = Table(
+    "usage_hourly",
+    metadata,
+    Column("person_id", Integer, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("team_id", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    *_rollup_columns(),
+    PrimaryKeyConstraint("person_id", "hour", "team_id", "model"),
+)
+
+# Per team, hour and model, so a team's month is a few hundred rows however large the team is.
+team_usage_hourly = Table(
+    "team_usage_hourly",
+    metadata,
+    Column("team_id", Integer, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    *_rollup_columns(),
+    PrimaryKeyConstraint("team_id", "hour", "model"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("item_index", Integer),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+)
+Index("ix_dead_letters_received_at", dead_letters.c.received_at)
+
+__all__ = [
+    "metadata", "org_state", "teams", "team_approvers", "people", "person_aliases", "usage_events",
+    "usage_hourly", "team_usage_hourly", "dead_letters", "ROLLUP_MEASURES", "UniqueConstraint",
+]
