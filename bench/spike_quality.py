@@ -144,7 +144,7 @@ def synthetic_cases() -> list[Case]:
         ("syn/search", dict(peak=30, noise=0.3, day_sigma=0.25), 2, True),
         ("quiet/finance", dict(peak=20, noise=0.3, trend=0.2, holiday=True), 0, False),
         ("quiet/batch-247", dict(peak=5, shape="flat", noise=0.2, batch_hour=2), 0, False),
-        ("quiet/tiny", dict(peak=0.1, shape="flat", noise=1.0, day_sigma=0.3), 0, False),
+        ("quiet/tiny", dict(peak=0.055, shape="flat", noise=0.8, day_sigma=0.3), 0, False),
         ("quiet/hectic", dict(peak=4, noise=0.45, day_sigma=0.3, weekend=0.4), 0, False),
     ]
     cases = []

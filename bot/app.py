@@ -51,10 +51,9 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 def build_bolt_app(deps: Deps) -> AsyncApp:
     s = deps.settings
     assert s.slack_signing_secret is not None
-    app = AsyncApp(client=slack_client(s), signing_secret=s.slack_signing_secret.get_secret_value(),
-                   # Our fake Slack in tests and GovSlack answer auth.test; we still skip it at start-up so a Slack
-                   # outage cannot stop ingestion from starting.
-                   token_verification_enabled=False)
+    # AsyncApp verifies its token (auth.test) lazily on the first Slack request, so a Slack outage at start-up
+    # cannot stop ingestion from starting.
+    app = AsyncApp(client=slack_client(s), signing_secret=s.slack_signing_secret.get_secret_value())
     handlers.register_slack(app, deps)
     return app
 
@@ -70,3 +69,8 @@ def build_web_app(deps: Deps, bolt_app: AsyncApp | None) -> web.Application:
 
         web_app.router.add_post("/slack/events", slack_events)
     return web_app
+
+
+def app_runner(web_app: web.Application) -> web.AppRunner:
+    # aiohttp keeps reading a refused (413) upload for `lingering_time` before closing; a second is plenty.
+    return web.AppRunner(web_app, access_log=None, lingering_time=1.0)

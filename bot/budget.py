@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.pricing import MICROS_PER_USD
 
@@ -55,15 +55,20 @@ def day_start(now_local: datetime, days_back: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=now_local.tzinfo)
 
 
+def real_seconds(start: datetime, end: datetime) -> float:
+    """Elapsed seconds. (Subtracting two datetimes in one ZoneInfo gives wall-clock time, wrong on DST days.)"""
+    return (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds()
+
+
 def project(month_spent_micros: int, last7_micros: int, now_local: datetime, budget_micros: int | None) -> Projection:
     """Month-end spend and run-out date at the trailing 7-day burn rate.
 
     The 7-day window is today plus the six days before it, so its length in days is 6 plus the part of today
     that has passed; averaging over that, not 7, keeps a Monday-morning rate from reading low."""
-    elapsed_days = 6 + (now_local - day_start(now_local)).total_seconds() / 86400
+    elapsed_days = 6 + real_seconds(day_start(now_local), now_local) / 86400
     rate = last7_micros / elapsed_days if elapsed_days > 0 else 0.0
     month_end = next_month_start(now_local)
-    remaining_days = (month_end - now_local).total_seconds() / 86400
+    remaining_days = real_seconds(now_local, month_end) / 86400
     projected = month_spent_micros + round(rate * remaining_days)
     runs_out_on = None
     exhausted = budget_micros is not None and month_spent_micros >= budget_micros

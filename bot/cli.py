@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import build_bolt_app, build_deps, build_web_app
+    from bot.app import app_runner, build_bolt_app, build_deps, build_web_app
     from bot.org import OrgFileError
 
     deps = await build_deps(settings)
@@ -94,7 +94,7 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     if not settings.ingest_tokens:
         log.warning("TOKENBOT_INGEST_TOKENS is not set: POST /v1/usage answers 503 until it is "
                     "(comma-separated bearer tokens the gateway will send)")
-    runner = web.AppRunner(build_web_app(deps, bolt_app), access_log=None)
+    runner = app_runner(build_web_app(deps, bolt_app))
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info("tokenbot listening on http://%s:%d (database %s)", settings.host, settings.port,

@@ -11,6 +11,14 @@ from storage.org_store import OrgStore, Person
 log = logging.getLogger(__name__)
 
 
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code, or the HTTP status when the answer was not Slack's JSON (a proxy page, a 5xx)."""
+    data = exc.response.data
+    if isinstance(data, dict):
+        return str(data.get("error") or "unknown_error")
+    return f"http_{exc.response.status_code}"
+
+
 async def find_person(org: OrgStore, client: AsyncWebClient, slack_user_id: str) -> tuple[Person | None, str | None]:
     """The person and the Slack email we looked at (for the 'ask to be added' message)."""
     person = await org.person_by_slack_id(slack_user_id)
@@ -19,7 +27,7 @@ async def find_person(org: OrgStore, client: AsyncWebClient, slack_user_id: str)
     try:
         info = await client.users_info(user=slack_user_id)
     except SlackApiError as exc:
-        log.warning("users.info failed for %s: %s", slack_user_id, exc.response.get("error"))
+        log.warning("users.info failed for %s: %s", slack_user_id, slack_error(exc))
         return None, None
     email = ((info.get("user") or {}).get("profile") or {}).get("email")
     if not email:
@@ -37,7 +45,7 @@ async def link_people_by_email(org: OrgStore, client: AsyncWebClient) -> list[st
         try:
             found = await client.users_lookupByEmail(email=person.email)
         except SlackApiError as exc:
-            error = exc.response.get("error")
+            error = slack_error(exc)
             lines.append(f"person {person.email}: no Slack user found ({error})")
             continue
         user_id = (found.get("user") or {}).get("id")

@@ -64,7 +64,13 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     mapping["__line__"] = node.start_mark.line + 1
+    mapping["__keys__"] = {k.value: k.start_mark.line + 1 for k, _v in node.value if isinstance(k, yaml.ScalarNode)}
     return mapping
+
+
+def _at(raw: dict[str, Any], key: str) -> int:
+    """The line of `key` in a mapping, or of the mapping itself when the key is absent."""
+    return raw.get("__keys__", {}).get(key, raw["__line__"])
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -99,9 +105,12 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
 
     teams: list[TeamSpec] = []
     seen_slugs: dict[str, int] = {}
+    broken_slugs: set[str] = set()  # teams already reported; their people are not reported again
     for raw in _list(doc.get("teams"), "teams", doc["__line__"], problem):
         team = _parse_team(raw, problem)
         if team is None:
+            if isinstance(raw, dict) and isinstance(raw.get("slug"), str):
+                broken_slugs.add(raw["slug"])
             continue
         if team.slug in seen_slugs:
             problem(team.line, f"team `{team.slug}` is defined twice (first at line {seen_slugs[team.slug]})")
@@ -118,7 +127,8 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
         if person is None:
             continue
         if person.team is not None and person.team not in seen_slugs:
-            problem(person.line, f"person {person.email}: unknown team `{person.team}`")
+            if person.team not in broken_slugs:
+                problem(person.line, f"person {person.email}: unknown team `{person.team}`")
             continue
         if person.email in seen_emails:
             problem(person.line, f"duplicate person {person.email} (first at line {seen_emails[person.email]})")
@@ -151,11 +161,11 @@ def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
     before = _count(problem)
     slug = raw.get("slug")
     if not isinstance(slug, str) or not SLUG_RE.match(slug):
-        problem(line, f"team slug {slug!r} must be lower-case letters, digits, - or _ (at most 64)")
+        problem(_at(raw, "slug"), f"team slug {slug!r} must be lower-case letters, digits, - or _ (at most 64)")
         slug = "?"
     tz = raw.get("timezone", "UTC")
     if not _valid_timezone(tz):
-        problem(line, f"team `{slug}`: unknown timezone {tz!r} (use an IANA name like Europe/Berlin)")
+        problem(_at(raw, "timezone"), f"team `{slug}`: unknown timezone {tz!r} (use an IANA name like Europe/Berlin)")
     digest_time = str(raw.get("digest_time", "09:00"))
     if isinstance(raw.get("digest_time"), int):  # YAML 1.1 reads 09:00 as sexagesimal 540
         minutes = raw["digest_time"]
@@ -165,12 +175,13 @@ def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
         if len(digest_time) != 5:
             raise ValueError
     except ValueError:
-        problem(line, f"team `{slug}`: digest_time {digest_time!r} must be HH:MM")
+        problem(_at(raw, "digest_time"), f"team `{slug}`: digest_time {digest_time!r} must be HH:MM")
     channel = _opt_str(raw.get("channel"))
     if channel is not None and not SLACK_CHANNEL_RE.match(channel):
-        problem(line, f"team `{slug}`: channel {channel!r} must be a Slack channel id like C0123ABCD")
-    budget = _money(raw.get("monthly_budget_usd"), f"team `{slug}`: monthly_budget_usd", line, problem)
-    approvers = _str_list(raw.get("approvers"), f"team `{slug}`: approvers", line, problem, SLACK_USER_RE,
+        problem(_at(raw, "channel"), f"team `{slug}`: channel {channel!r} must be a Slack channel id like C0123ABCD")
+    budget = _money(raw.get("monthly_budget_usd"), f"team `{slug}`: monthly_budget_usd", _at(raw, "monthly_budget_usd"),
+                    problem)
+    approvers = _str_list(raw.get("approvers"), f"team `{slug}`: approvers", _at(raw, "approvers"), problem, SLACK_USER_RE,
                           "a Slack user id like U0123ABCD")
     if _count(problem) > before:
         return None
@@ -187,14 +198,15 @@ def _parse_person(raw: Any, problem) -> PersonSpec | None:  # noqa: ANN001
     before = _count(problem)
     email = raw.get("email")
     if not isinstance(email, str) or not EMAIL_RE.match(email.strip()):
-        problem(line, f"person: email {email!r} is missing or not an email address")
+        problem(_at(raw, "email"), f"person: email {email!r} is missing or not an email address")
         email = "?"
     email = email.strip().lower()
     slack_id = _opt_str(raw.get("slack_id"))
     if slack_id is not None and not SLACK_USER_RE.match(slack_id):
-        problem(line, f"person {email}: slack_id {slack_id!r} must be a Slack user id like U0123ABCD")
-    gateway_ids = _str_list(raw.get("gateway_ids"), f"person {email}: gateway_ids", line, problem)
-    budget = _money(raw.get("monthly_budget_usd"), f"person {email}: monthly_budget_usd", line, problem)
+        problem(_at(raw, "slack_id"), f"person {email}: slack_id {slack_id!r} must be a Slack user id like U0123ABCD")
+    gateway_ids = _str_list(raw.get("gateway_ids"), f"person {email}: gateway_ids", _at(raw, "gateway_ids"), problem)
+    budget = _money(raw.get("monthly_budget_usd"), f"person {email}: monthly_budget_usd", _at(raw, "monthly_budget_usd"),
+                    problem)
     team = _opt_str(raw.get("team"))
     if _count(problem) > before:
         return None

@@ -22,7 +22,7 @@ _MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of sigma for norma
 class SpikeConfig:
     step_seconds: int  # series step
     min_excess: float = 1.0  # minimum (value - baseline) to alert, in series units
-    threshold: float = 6.0  # robust z-score threshold
+    threshold: float = 4.0  # robust z-score threshold (log space)
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
     days: int = 7  # daily seasonal lags (same hour, previous days)
@@ -30,7 +30,8 @@ class SpikeConfig:
     min_days: int = 2  # warm-up: daily samples needed before any judgement
     min_weeks: int = 3  # weekly samples needed before they replace the daily ones
     recent_steps: int = 5  # recent points whose level can lift the seasonal expectation
-    rel_spread_floor: float = 0.1  # spread never below this fraction of the expectation
+    spread_slots: int = 2  # neighbouring slots (each side) pooled into the spread estimate
+    rel_spread_floor: float = 0.2  # log-space spread floor: spend is never steadier than ~20%
 
     def __post_init__(self) -> None:
         if self.step_seconds <= 0 or 86400 // self.step_seconds < 1:
@@ -48,7 +49,7 @@ class SpikeConfig:
 @dataclass(frozen=True)
 class Baseline:
     expected: float
-    spread: float  # robust standard deviation around `expected`, floored
+    spread: float  # robust sigma of log(value + min_excess), floored: a relative spread
 
 
 @dataclass(frozen=True)
@@ -56,56 +57,87 @@ class SpikeVerdict:
     index: int
     value: float
     expected: float
-    score: float  # (value - expected) / spread
+    score: float  # robust z: (log(value + min_excess) - log(expected + min_excess)) / spread
     multiple: float  # value / expected; inf when expected is 0
     kind: str  # "new" or "escalation"
 
 
-def _slot_samples(history: Sequence[float], index: int, cfg: SpikeConfig) -> list[float] | None:
-    """Values at the same seasonal slot as `index`, or None during warm-up.
+def _slot_samples(history: Sequence[float], index: int, cfg: SpikeConfig, limit: int) -> list[float] | None:
+    """Values at the same seasonal slot as `index` (positions before `limit`), None in warm-up.
 
     Same slot of previous weeks once there are enough of them, because weekends and weekdays differ;
     until then the same hour of previous days (weekends then look busy: we only lose sensitivity).
     """
     day = cfg.points_per_day
     week = 7 * day
-    weekly = [history[index - w * week] for w in range(1, cfg.weeks + 1) if index - w * week >= 0]
+    weekly = [history[index - w * week] for w in range(1, cfg.weeks + 1) if 0 <= index - w * week < limit]
     if len(weekly) >= cfg.min_weeks:
         return weekly
-    daily = [history[index - d * day] for d in range(1, cfg.days + 1) if index - d * day >= 0]
+    daily = [history[index - d * day] for d in range(1, cfg.days + 1) if 0 <= index - d * day < limit]
     return daily if len(daily) >= cfg.min_days else None
 
 
+def _damp(cfg: SpikeConfig) -> float:
+    return max(cfg.min_excess, 1e-9)
+
+
+def _log(x: float, damp: float) -> float:
+    # Spend noise is multiplicative, so we judge log(value + damp): a 2x hour is as surprising at
+    # $2 as at $200. The damp (min_excess) flattens amounts too small to matter and keeps zeros finite.
+    return math.log(max(x, 0.0) + damp)
+
+
 def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline | None:
-    """Expected value and spread for point `index`, from history[:index] only. O(k * recent_steps)."""
-    samples = _slot_samples(history, index, cfg)
-    if samples is None:
+    """Expected value and spread for point `index`, from history[:index] only.
+
+    `spread` is a robust sigma in log units (0.3 ~ +-30%). Cost O(k * recent_steps), k = lags used.
+    """
+    damp = _damp(cfg)
+    slots: dict[int, list[float] | None] = {}
+
+    def slot(i: int) -> list[float] | None:  # log values of the seasonal samples of point i
+        if i not in slots:
+            samples = _slot_samples(history, i, cfg, limit=index)
+            slots[i] = None if samples is None else [_log(x, damp) for x in samples]
+        return slots[i]
+
+    current = slot(index)
+    if current is None:
         return None
-    seasonal = median(samples)
-    mad = median(abs(x - seasonal) for x in samples)
+    center = median(current)
+    # Spread: how far a sample falls from the median of its peers (leave-one-out), pooled over this
+    # slot and its neighbours. That is exactly the error we make when judging a new point against a
+    # median of k samples; the plain MAD of k <= 7 samples around their own median is biased low
+    # (about 0.7 sigma for k = 4) and would turn ordinary noise into alerts.
+    residuals = []
+    import os
+    V = os.environ.get("SPREADV", "w")
+    day = cfg.points_per_day
+    for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1):
+        groups = []
+        if "w" in V:
+            groups.append(slot(i))
+        if "d" in V:
+            groups.append([_log(history[i - d * day], damp) for d in range(1, cfg.days + 1) if 0 <= i - d * day < index])
+        for logs in groups:
+          if logs and len(logs) >= 2:
+            residuals += [abs(y - median(logs[:n] + logs[n + 1:])) for n, y in enumerate(logs)]
+    sigma = max(_MAD_TO_SIGMA * median(residuals) if residuals else 0.0, cfg.rel_spread_floor)
 
     # Recent level: how the last few points compare with their own seasonal expectation. It only
     # lifts the expectation, so a persistent new level (a busier day, a long-running job) stops
     # looking anomalous after recent_steps / 2 points instead of alerting all day, while a quiet
-    # spell never makes ordinary use look like a spike. Ratios are damped by min_excess so that
-    # noise on cents-sized values (nights, weekends) cannot move the level.
-    damp = max(cfg.min_excess, 1e-9)
-    ratios = []
-    for j in range(max(0, index - cfg.recent_steps), index):
-        past = _slot_samples(history, j, cfg)
-        if past is not None:
-            ratios.append((history[j] + damp) / (median(past) + damp))
-    lift = max(1.0, median(ratios)) if ratios else 1.0
+    # spell never makes ordinary use look like a spike.
+    recent = [_log(history[j], damp) - median(logs)
+              for j in range(max(0, index - cfg.recent_steps), index) if (logs := slot(j))]
+    lift = max(0.0, median(recent)) if recent else 0.0
+    return Baseline(expected=math.exp(center + lift) - damp, spread=sigma)
 
-    expected = seasonal * lift
-    # Floors: few samples can agree by chance (MAD 0); the absolute floor makes an excess of exactly
-    # min_excess score at most the threshold, so the score stays finite on a dead-flat series.
-    spread = max(
-        _MAD_TO_SIGMA * mad * lift,
-        cfg.rel_spread_floor * abs(expected),
-        max(cfg.min_excess, 1e-9) / cfg.threshold,
-    )
-    return Baseline(expected=expected, spread=spread)
+
+def _score(value: float, base: Baseline, cfg: SpikeConfig) -> float:
+    """Robust z-score of `value` in the log space of `baseline`."""
+    damp = _damp(cfg)
+    return (_log(value, damp) - math.log(base.expected + damp)) / base.spread
 
 
 class SpikeDetector:
@@ -146,21 +178,21 @@ class SpikeDetector:
         if base is None:
             return None
         value = history[index]
-        excess = value - base.expected
-        anomalous = excess >= self.cfg.min_excess and excess / base.spread >= self.cfg.threshold
+        score = _score(value, base, self.cfg)
+        anomalous = value - base.expected >= self.cfg.min_excess and score >= self.cfg.threshold
 
         if not self.in_episode:
             if not anomalous:
                 return None
             self.in_episode, self.normal_run = True, 0
-            return self._alert(index, value, base, "new")
+            return self._alert(index, value, base, score, "new")
 
         # Escalation is measured against the alert, not the baseline: by now the recent level may
         # have absorbed the incident, but the owner still wants to hear that it doubled again.
         grown = value >= self.cfg.escalate_factor * self.alert_value
         if grown and value - self.alert_value >= self.cfg.min_excess:
             self.normal_run = 0
-            return self._alert(index, value, base, "escalation")
+            return self._alert(index, value, base, score, "escalation")
         if anomalous:
             self.normal_run = 0
         else:
@@ -169,13 +201,12 @@ class SpikeDetector:
                 self.in_episode = False
         return None
 
-    def _alert(self, index: int, value: float, base: Baseline, kind: str) -> SpikeVerdict:
+    def _alert(self, index: int, value: float, base: Baseline, score: float, kind: str) -> SpikeVerdict:
         self.alert_value = value
         if base.expected > 0:
             multiple = value / base.expected
         else:
             multiple = math.inf if value > 0 else 1.0
-        score = (value - base.expected) / base.spread
         return SpikeVerdict(index, value, base.expected, score, multiple, kind)
 
 

@@ -5,12 +5,13 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import health, request_button, tokens_command, usage_http
+from handlers import app_home, health, request_button, tokens_command, usage_http
 
 
 def register_slack(app: AsyncApp, deps: Deps) -> None:
     tokens_command.register(app, deps)
     request_button.register(app, deps)
+    app_home.register(app, deps)
 
 
 def register_http(web_app: web.Application, deps: Deps) -> None:

@@ -29,15 +29,21 @@ def bearer_ok(request: web.Request, deps: Deps) -> bool:
     return ok
 
 
+def too_large(message: str) -> web.Response:
+    resp = error(413, message)
+    resp.force_close()  # the sender may still be uploading; don't keep reading what we refused
+    return resp
+
+
 async def read_capped(request: web.Request, limit: int) -> bytes | web.Response:
     if request.content_length is not None and request.content_length > limit:
-        return error(413, f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
+        return too_large(f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
     chunks = []
     size = 0
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
         if size > limit:
-            return error(413, f"body exceeds the limit of {limit} bytes: send smaller batches")
+            return too_large(f"body exceeds the limit of {limit} bytes: send smaller batches")
         chunks.append(chunk)
     return b"".join(chunks)
 

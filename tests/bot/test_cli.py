@@ -1,0 +1,98 @@
+"""The `tokenbot` command, run as a real process against a real SQLite file."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import ORG_YAML
+
+
+def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TOKENBOT_"))}
+    base |= {"TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"} | (env or {})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=base, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_org_sync_prints_changes_then_nothing(tmp_path: Path) -> None:
+    org = tmp_path / "org.yml"
+    org.write_text(ORG_YAML)
+    first = run(tmp_path, "org", "sync", str(org))
+    assert first.returncode == 0, first.stderr
+    assert "team platform: added (budget $1,000.00)" in first.stdout
+    assert "person ada@test.example: added to platform" in first.stdout
+    second = run(tmp_path, "org", "sync", str(org))
+    assert second.stdout.splitlines()[0] == "no changes"
+    assert "2 teams and 3 people" in second.stdout
+
+
+def test_bad_org_file_changes_nothing(tmp_path: Path) -> None:
+    org = tmp_path / "org.yml"
+    org.write_text(ORG_YAML.replace("timezone: Europe/Berlin", "timezone: Europe/Atlantis"))
+    result = run(tmp_path, "org", "sync", str(org))
+    assert result.returncode == 1
+    assert f"{org}:10: team `platform`: unknown timezone 'Europe/Atlantis'" in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert "alan" not in result.stderr  # people of the broken team are not reported again
+    assert run(tmp_path, "usage", "show", "--team", "platform").returncode == 1  # no team was created
+
+
+def test_csv_import_and_show(tmp_path: Path) -> None:
+    org = tmp_path / "org.yml"
+    org.write_text(ORG_YAML)
+    run(tmp_path, "org", "sync", str(org))
+    now = int(time.time())
+    csv = tmp_path / "usage.csv"
+    csv.write_text("id,timestamp,user,model,input_tokens,output_tokens,cost_usd\n"
+                   f"c1,{now - 60},ada,gpt-4o,1000,10,2.50\n"
+                   f"c2,{now - 120},sk-ada,gpt-4o,1000,10,1.25\n"
+                   f"c3,{now - 120},ada,gpt-4o,lots,10,1\n")
+    result = run(tmp_path, "usage", "import", str(csv))
+    assert result.returncode == 1  # one row was rejected
+    assert "2 accepted, 0 duplicates, 1 rejected" in result.stdout
+    assert "item 2: input_tokens: must be a whole number" in result.stdout
+    again = run(tmp_path, "usage", "import", str(csv))
+    assert "0 accepted, 2 duplicates, 1 rejected" in again.stdout
+    shown = run(tmp_path, "usage", "show", "--user", "ada@test.example")
+    assert shown.returncode == 0, shown.stderr
+    assert "today" in shown.stdout and "$3.75" in shown.stdout
+    rejected = run(tmp_path, "usage", "rejected")
+    assert "input_tokens: must be a whole number" in rejected.stdout
+
+
+def test_serve_without_slack_credentials_starts_and_says_what_to_set(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TOKENBOT_"))}
+    env |= {"TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}", "TOKENBOT_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                    body = resp.read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == '{"ok": true, "slack": false}'
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "Missing now: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in out
+    assert "manifest.yml" in out
+    assert proc.returncode == 0
+
+
+def test_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "serve", env={"TOKENBOT_PORT": "99999"})
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("tokenbot: bad setting TOKENBOT_PORT:")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,103 @@
+"""The whole bot, for real: its HTTP server on 127.0.0.1, a real SQLite file, and the fake Slack Web API."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import app_runner, build_bolt_app, build_deps, build_web_app
+from bot.clock import ManualClock
+from bot.deps import Deps
+from bot.org import parse_org
+from bot.settings import Settings, load_settings
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_requests import SlackSender
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+INGEST_TOKEN = "ingest-token-abc"
+NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday afternoon
+
+ORG_YAML = """
+org:
+  name: Test Corp
+  admins: [U0ADMIN]
+  help_contact: "#finops"
+teams:
+  - slug: platform
+    name: Platform
+    channel: C0PLAT
+    timezone: Europe/Berlin
+    monthly_budget_usd: 1000
+    approvers: [U0BOSS]
+  - slug: research
+    name: Research
+    channel: C0RES
+    timezone: America/New_York
+    monthly_budget_usd: 5000
+    approvers: [U0RBOSS]
+people:
+  - {email: ada@test.example, slack_id: U0ADA, name: Ada, team: platform, gateway_ids: [ada, sk-ada], monthly_budget_usd: 100}
+  - {email: alan@test.example, slack_id: U0ALAN, name: Alan, team: platform, gateway_ids: [alan]}
+  - {email: grace@test.example, name: Grace, team: research, gateway_ids: [grace]}
+"""
+
+
+@dataclass
+class RunningBot:
+    url: str
+    deps: Deps
+    clock: ManualClock
+    slack: FakeSlack
+    sender: SlackSender
+    http: aiohttp.ClientSession
+
+    async def ingest(self, body: object, token: str = INGEST_TOKEN) -> tuple[int, dict]:
+        import json
+
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        async with self.http.post(f"{self.url}/v1/usage", data=data,
+                                  headers={"Authorization": f"Bearer {token}"}) as resp:
+            return resp.status, await resp.json()
+
+
+def bot_settings(tmp_path: Path, slack: FakeSlack | None, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}",
+        "TOKENBOT_INGEST_TOKENS": f"{INGEST_TOKEN},second-token",
+        "TOKENBOT_PORT": 0,
+    }
+    if slack is not None:
+        values |= {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                   "TOKENBOT_SLACK_API_URL": slack.api_url}
+    return load_settings(**(values | extra))
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    slack = FakeSlack()
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[RunningBot]:
+    clock = ManualClock(NOW)
+    deps = await build_deps(bot_settings(tmp_path, fake_slack), clock)
+    await deps.org.sync(parse_org(ORG_YAML), int(NOW.timestamp()))
+    runner = app_runner(build_web_app(deps, build_bolt_app(deps)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as http:
+        yield RunningBot(url=url, deps=deps, clock=clock, slack=fake_slack,
+                         sender=SlackSender(http, f"{url}/slack/events", SIGNING_SECRET), http=http)
+    await runner.cleanup()
+    await deps.engine.dispose()

@@ -1,0 +1,138 @@
+"""A Slack-compatible Web API server on 127.0.0.1 that records every call (the tests' "fake chat backend").
+
+It speaks the Web API's wire format (form or JSON bodies, `{"ok": ...}` answers, 429 with Retry-After), so the bot
+uses its real slack_sdk client against it through TOKENBOT_SLACK_API_URL. Nothing in the bot is patched."""
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class Fault:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    times: int = 1
+
+
+@dataclass
+class FakeSlack:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> {"email", "name", "tz"}
+    calls: list[Call] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # what was POSTed to response_urls
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    url: str = ""
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, key: str = "r1") -> str:
+        return f"{self.url}/response/{key}"
+
+    def add_user(self, user_id: str, email: str, name: str = "", tz: str = "UTC") -> None:
+        self.users[user_id] = {"email": email, "name": name or email.split("@")[0], "tz": tz}
+
+    def fail(self, method: str, *, status: int = 200, error: str | None = "internal_error",
+             retry_after: int | None = None, times: int = 1) -> None:
+        self.faults.setdefault(method, []).append(Fault(status, error, retry_after, times))
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk sends some reads (users.info) as GET
+        app.router.add_post("/response/{key}", self._response)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.method == "GET":
+            return dict(request.query)
+        if request.content_type == "application/json":
+            return await request.json()
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            if key in ("blocks", "attachments", "view") and isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            params[key] = value
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth else params.get("token")
+        self.calls.append(Call(method, params, token))
+        queue = self.faults.get(method)
+        if queue:
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            if fault.status != 200:
+                return web.json_response({"ok": False, "error": fault.error or "ratelimited"}, status=fault.status,
+                                         headers=headers)
+            return web.json_response({"ok": False, "error": fault.error})
+        if not token:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Test", "url": "https://test.slack.com/"}
+        if method in ("chat.postMessage", "chat.update"):
+            ts = p.get("ts") or f"{1700000000 + next(self._ts)}.000100"
+            return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text"), "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
+        if method == "conversations.open":
+            users = str(p.get("users", ""))
+            return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("U")}}
+        if method == "users.info":
+            user = self.users.get(str(p.get("user")))
+            if user is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": {"id": p.get("user"), "name": user["name"], "tz": user["tz"],
+                                         "profile": {"email": user["email"], "real_name": user["name"]}}}
+        if method == "users.lookupByEmail":
+            for user_id, user in self.users.items():
+                if user["email"] == p.get("email"):
+                    return {"ok": True, "user": {"id": user_id, "name": user["name"], "profile": {"email": user["email"]}}}
+            return {"ok": False, "error": "users_not_found"}
+        if method in ("views.open", "views.publish", "views.update", "views.push"):
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(p.get("view") or {})}}
+        return {"ok": True}
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
