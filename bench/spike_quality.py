@@ -13,7 +13,8 @@ Two sets, each replayed point by point through SpikeDetector exactly as the bot 
 
 Scoring: an alert inside [start, end] of a window catches it (first one gives the delay); an alert
 outside every window is a false alarm. Points before the scoring start (warm-up) are replayed but
-neither their alerts nor their windows count.
+neither their alerts nor their windows count. Every series runs with the SpikeConfig defaults; only
+step_seconds and min_excess (one rule per set, from warm-up data, see below) differ.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.budget import BudgetLine, project
-from bot.summary import UsageSummary, summarize, windows
+from bot.summary import UsageSummary, load_summary, windows
 from storage.ledger import Ledger
 from storage.org_store import Person, Team
 
@@ -22,7 +22,7 @@ class MeReport:
 async def me_report(ledger: Ledger, person: Person, team: Team | None, now) -> MeReport:  # noqa: ANN001
     tz = team.timezone if team else "UTC"
     w = windows(now, tz)
-    usage = summarize(await ledger.person_hours(person.id, w.first_hour, w.now_hour), w)
+    usage = await load_summary(ledger, "person", person.id, w)
     personal = None
     if person.monthly_budget_micros is not None:
         personal = BudgetLine("Your budget", person.monthly_budget_micros, usage.month.cost_micros,
@@ -30,7 +30,7 @@ async def me_report(ledger: Ledger, person: Person, team: Team | None, now) -> M
                                       person.monthly_budget_micros))
     team_usage = team_line = None
     if team is not None:
-        team_usage = summarize(await ledger.team_hours(team.id, w.first_hour, w.now_hour), w)
+        team_usage = await load_summary(ledger, "team", team.id, w)
         if team.monthly_budget_micros is not None:
             team_line = BudgetLine(f"{team.name} budget", team.monthly_budget_micros, team_usage.month.cost_micros,
                                    project(team_usage.month.cost_micros, team_usage.last7.cost_micros, w.now_local,
@@ -43,7 +43,7 @@ async def team_report_plain(ledger: Ledger, team: Team, now) -> str:  # noqa: AN
     from bot.budget import bar, tokens, usd
 
     w = windows(now, team.timezone)
-    usage = summarize(await ledger.team_hours(team.id, w.first_hour, w.now_hour), w)
+    usage = await load_summary(ledger, "team", team.id, w)
     lines = [f"{team.name} ({team.slug}) · {w.now_local:%Y-%m-%d %H:%M %Z}"]
     for label, t in (("today", usage.today), ("last 7 days", usage.last7), ("month to date", usage.month)):
         lines.append(f"  {label:<14} {usd(t.cost_micros):>12}  {tokens(t.tokens):>7} tokens  {t.requests:>8,} requests")

@@ -22,24 +22,25 @@ _MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of sigma for norma
 class SpikeConfig:
     step_seconds: int  # series step
     min_excess: float = 1.0  # minimum (value - baseline) to alert, in series units
-    threshold: float = 4.0  # robust z-score threshold (log space)
+    threshold: float = 3.0  # robust z-score threshold, on log(value + min_excess)
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
-    days: int = 7  # daily seasonal lags (same hour, previous days)
-    weeks: int = 4  # weekly seasonal lags (same hour and weekday, previous weeks)
+    days: int = 7  # daily seasonal lags (same time, previous days)
+    weeks: int = 4  # weekly seasonal lags (same time and weekday, previous weeks)
     min_days: int = 2  # warm-up: daily samples needed before any judgement
     min_weeks: int = 3  # weekly samples needed before they replace the daily ones
     recent_steps: int = 5  # recent points whose level can lift the seasonal expectation
+    max_lift: float = 1.5  # the recent level lifts the expectation by at most this factor
     spread_slots: int = 2  # neighbouring slots (each side) pooled into the spread estimate
-    rel_spread_floor: float = 0.2  # log-space spread floor: spend is never steadier than ~20%
+    spread_floor: float = 0.25  # floor of the log-space spread: team spend is never steadier than ~25%
 
     def __post_init__(self) -> None:
         if self.step_seconds <= 0 or 86400 // self.step_seconds < 1:
             raise ValueError("step_seconds must be between 1 and 86400")
         if self.threshold <= 0 or self.cooldown_steps < 1 or self.escalate_factor <= 1:
             raise ValueError("threshold > 0, cooldown_steps >= 1 and escalate_factor > 1 required")
-        if self.min_excess < 0 or self.min_days < 1 or self.min_weeks < 1 or self.recent_steps < 0:
-            raise ValueError("min_excess >= 0, min_days >= 1, min_weeks >= 1, recent_steps >= 0")
+        if self.min_excess < 0 or self.min_days < 1 or self.min_weeks < 1 or self.max_lift < 1:
+            raise ValueError("min_excess >= 0, min_days >= 1, min_weeks >= 1, max_lift >= 1 required")
 
     @property
     def points_per_day(self) -> int:
@@ -62,19 +63,9 @@ class SpikeVerdict:
     kind: str  # "new" or "escalation"
 
 
-def _slot_samples(history: Sequence[float], index: int, cfg: SpikeConfig, limit: int) -> list[float] | None:
-    """Values at the same seasonal slot as `index` (positions before `limit`), None in warm-up.
-
-    Same slot of previous weeks once there are enough of them, because weekends and weekdays differ;
-    until then the same hour of previous days (weekends then look busy: we only lose sensitivity).
-    """
-    day = cfg.points_per_day
-    week = 7 * day
-    weekly = [history[index - w * week] for w in range(1, cfg.weeks + 1) if 0 <= index - w * week < limit]
-    if len(weekly) >= cfg.min_weeks:
-        return weekly
-    daily = [history[index - d * day] for d in range(1, cfg.days + 1) if 0 <= index - d * day < limit]
-    return daily if len(daily) >= cfg.min_days else None
+def _lagged(history: Sequence[float], index: int, lag: int, count: int, limit: int) -> list[float]:
+    """history[index - n * lag] for n = 1..count, keeping positions in [0, limit)."""
+    return [history[p] for n in range(1, count + 1) if 0 <= (p := index - n * lag) < limit]
 
 
 def _damp(cfg: SpikeConfig) -> float:
@@ -82,56 +73,68 @@ def _damp(cfg: SpikeConfig) -> float:
 
 
 def _log(x: float, damp: float) -> float:
-    # Spend noise is multiplicative, so we judge log(value + damp): a 2x hour is as surprising at
-    # $2 as at $200. The damp (min_excess) flattens amounts too small to matter and keeps zeros finite.
+    # Spend noise is multiplicative, so we judge log(value + damp): a 3x hour is as surprising at $2
+    # as at $200. The damp (min_excess) flattens amounts too small to matter and keeps zeros finite.
     return math.log(max(x, 0.0) + damp)
+
+
+def _loo_residuals(logs: list[float]) -> list[float]:
+    """|x - median of the other samples| for each sample (leave-one-out), in O(k log k)."""
+    s, n = sorted(logs), len(logs) - 1
+    out = []
+    for p, y in enumerate(s):
+        def rest(q: int) -> float:  # q-th smallest once s[p] is removed
+            return s[q] if q < p else s[q + 1]
+        mid = rest(n // 2) if n % 2 else (rest(n // 2 - 1) + rest(n // 2)) / 2
+        out.append(abs(y - mid))
+    return out
 
 
 def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline | None:
     """Expected value and spread for point `index`, from history[:index] only.
 
-    `spread` is a robust sigma in log units (0.3 ~ +-30%). Cost O(k * recent_steps), k = lags used.
+    `spread` is a robust sigma of log(value + min_excess), i.e. relative: 0.3 is about +-30%.
+    Cost: a few medians of k <= days + weeks samples per neighbouring and recent slot; never O(n).
     """
-    damp = _damp(cfg)
-    slots: dict[int, list[float] | None] = {}
+    damp, day = _damp(cfg), cfg.points_per_day
+    cache: dict[int, tuple[list[float], list[float]]] = {}
 
-    def slot(i: int) -> list[float] | None:  # log values of the seasonal samples of point i
-        if i not in slots:
-            samples = _slot_samples(history, i, cfg, limit=index)
-            slots[i] = None if samples is None else [_log(x, damp) for x in samples]
-        return slots[i]
+    def lags(i: int) -> tuple[list[float], list[float]]:  # (weekly, daily) log samples of slot i
+        if i not in cache:
+            weekly = _lagged(history, i, 7 * day, cfg.weeks, index)
+            daily = _lagged(history, i, day, cfg.days, index)
+            cache[i] = ([_log(x, damp) for x in weekly], [_log(x, damp) for x in daily])
+        return cache[i]
 
-    current = slot(index)
-    if current is None:
+    def center(i: int) -> float | None:
+        # Same slot of previous weeks once there are enough, because weekdays and weekends differ;
+        # until then the same time of previous days (weekends then look busy: we only lose
+        # sensitivity there, we do not raise false alarms).
+        weekly, daily = lags(i)
+        if len(weekly) >= cfg.min_weeks:
+            return median(weekly)
+        return median(daily) if len(daily) >= cfg.min_days else None
+
+    mid = center(index)
+    if mid is None:
         return None
-    center = median(current)
-    # Spread: how far a sample falls from the median of its peers (leave-one-out), pooled over this
-    # slot and its neighbours. That is exactly the error we make when judging a new point against a
-    # median of k samples; the plain MAD of k <= 7 samples around their own median is biased low
-    # (about 0.7 sigma for k = 4) and would turn ordinary noise into alerts.
-    residuals = []
-    import os
-    V = os.environ.get("SPREADV", "w")
-    day = cfg.points_per_day
-    for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1):
-        groups = []
-        if "w" in V:
-            groups.append(slot(i))
-        if "d" in V:
-            groups.append([_log(history[i - d * day], damp) for d in range(1, cfg.days + 1) if 0 <= i - d * day < index])
-        for logs in groups:
-          if logs and len(logs) >= 2:
-            residuals += [abs(y - median(logs[:n] + logs[n + 1:])) for n, y in enumerate(logs)]
-    sigma = max(_MAD_TO_SIGMA * median(residuals) if residuals else 0.0, cfg.rel_spread_floor)
 
-    # Recent level: how the last few points compare with their own seasonal expectation. It only
-    # lifts the expectation, so a persistent new level (a busier day, a long-running job) stops
-    # looking anomalous after recent_steps / 2 points instead of alerting all day, while a quiet
-    # spell never makes ordinary use look like a spike.
-    recent = [_log(history[j], damp) - median(logs)
-              for j in range(max(0, index - cfg.recent_steps), index) if (logs := slot(j))]
-    lift = max(0.0, median(recent)) if recent else 0.0
-    return Baseline(expected=math.exp(center + lift) - damp, spread=sigma)
+    # Spread: how far a sample falls from the median of its peers (leave-one-out), which is the error
+    # we make when judging a new point against a median of k samples. The plain MAD of k <= 7
+    # samples around their own median is biased low (~0.7 sigma for k = 4) and turns noise into
+    # alerts. Pooling both lag groups of this slot and its neighbours gives ~50 residuals instead of 4.
+    residuals = [r for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1)
+                 for group in lags(i) if len(group) >= 2 for r in _loo_residuals(group)]
+    sigma = max(_MAD_TO_SIGMA * median(residuals) if residuals else 0.0, cfg.spread_floor)
+
+    # Recent level: how the last few points compare with their own seasonal expectation. It lifts the
+    # expectation on a busier-than-usual day (up to max_lift) so that does not alert; capped, so a
+    # runaway job that starts small cannot become the new normal before it stands out; never lowers
+    # it, so a quiet spell cannot make ordinary use look like a spike.
+    recent = [_log(history[j], damp) - c
+              for j in range(max(0, index - cfg.recent_steps), index) if (c := center(j)) is not None]
+    lift = min(max(0.0, median(recent)), math.log(cfg.max_lift)) if recent else 0.0
+    return Baseline(expected=math.exp(mid + lift) - damp, spread=sigma)
 
 
 def _score(value: float, base: Baseline, cfg: SpikeConfig) -> float:
@@ -187,14 +190,13 @@ class SpikeDetector:
             self.in_episode, self.normal_run = True, 0
             return self._alert(index, value, base, score, "new")
 
-        # Escalation is measured against the alert, not the baseline: by now the recent level may
-        # have absorbed the incident, but the owner still wants to hear that it doubled again.
-        grown = value >= self.cfg.escalate_factor * self.alert_value
-        if grown and value - self.alert_value >= self.cfg.min_excess:
-            self.normal_run = 0
-            return self._alert(index, value, base, score, "escalation")
         if anomalous:
             self.normal_run = 0
+            # Grown by the factor since the last alert: worth one more message, then quiet again
+            # until it doubles once more. Anomalous points only: a normal busy hour after an alert
+            # at a quiet hour is not an escalation.
+            if value >= self.cfg.escalate_factor * self.alert_value:
+                return self._alert(index, value, base, score, "escalation")
         else:
             self.normal_run += 1
             if self.normal_run >= self.cfg.cooldown_steps:

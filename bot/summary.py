@@ -1,14 +1,12 @@
 """A person's (or team's) usage summary from hourly rollup rows: pure, so it is tested without a database."""
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.budget import Totals, day_start, month_start
-from storage.ledger import HourlyRow
+from storage.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -31,8 +29,8 @@ class Windows:
     now_hour: int
 
     @property
-    def first_hour(self) -> int:
-        return min(self.last7_hour, self.month_hour)
+    def starts(self) -> tuple[int, int, int]:
+        return (self.today_hour, self.last7_hour, self.month_hour)
 
 
 def windows(now: datetime, timezone: str) -> Windows:
@@ -45,24 +43,18 @@ def windows(now: datetime, timezone: str) -> Windows:
                    month_hour=hour(month_start(now_local)), now_hour=hour(now))
 
 
-def summarize(rows: Sequence[HourlyRow], w: Windows, top: int = 3) -> UsageSummary:
-    sums = {"today": [0, 0, 0, 0], "last7": [0, 0, 0, 0], "month": [0, 0, 0, 0]}
-    models: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for r in rows:
-        if r.hour > w.now_hour:
-            continue
-        values = (r.cost_micros, r.input_tokens + r.output_tokens, r.requests, r.unpriced_requests)
-        targets = []
-        if r.hour >= w.month_hour:
-            targets.append(sums["month"])
-            targets.append(models[r.model])
-        if r.hour >= w.last7_hour:
-            targets.append(sums["last7"])
-        if r.hour >= w.today_hour:
-            targets.append(sums["today"])
-        for acc in targets:
+def summarize(by_model: dict[str, list[tuple[int, int, int, int]]], w: Windows, top: int = 3) -> UsageSummary:
+    """`by_model` is what Ledger.window_totals returns for the starts (today, last 7 days, month)."""
+    sums = [[0, 0, 0, 0] for _ in range(3)]
+    for per_window in by_model.values():
+        for acc, values in zip(sums, per_window):
             for i, v in enumerate(values):
                 acc[i] += v
-    ranked = sorted(models.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:top]
-    return UsageSummary(now_local=w.now_local, today=Totals(*sums["today"]), last7=Totals(*sums["last7"]),
-                        month=Totals(*sums["month"]), top_models=[(m, Totals(*v)) for m, v in ranked])
+    ranked = sorted(by_model.items(), key=lambda kv: (-kv[1][2][0], -kv[1][2][1], kv[0]))
+    top_models = [(m, Totals(*v[2])) for m, v in ranked if v[2][2] > 0][:top]
+    return UsageSummary(now_local=w.now_local, today=Totals(*sums[0]), last7=Totals(*sums[1]),
+                        month=Totals(*sums[2]), top_models=top_models)
+
+
+async def load_summary(ledger: Ledger, scope: str, key: int, w: Windows) -> UsageSummary:
+    return summarize(await ledger.window_totals(scope, key, w.starts, w.now_hour), w)

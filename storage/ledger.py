@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.pricing import MICROS_PER_USD, Pricer
@@ -19,6 +19,10 @@ from storage.schema import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usa
 
 # (requests, input, output, cached, cost_micros, unpriced)
 Measures = list[int]
+
+_EVENT_COLUMNS = tuple(c.name for c in usage_events.columns)
+_EVENT_PLACEHOLDERS = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
+_SQLITE_ROWS_PER_STATEMENT = 32_000 // len(_EVENT_COLUMNS)  # under SQLite's 32,766 bound parameters
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,29 @@ class Ledger:
         if not events:
             return IngestResult(0, 0)
         rows = [self._row(e, directory, now_ts) for e in events]
-        stmt = (self._insert(usage_events).on_conflict_do_nothing(index_elements=["id"])
-                .returning(usage_events.c.id))
         async with self._writer(), self.engine.begin() as conn:
-            inserted = set((await conn.execute(stmt, rows)).scalars())
+            inserted = await self._insert_events(conn, rows)
             new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
             await self._add_to_rollups(conn, _rollup_deltas(new_rows))
         return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+
+    async def _insert_events(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+        """INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids that were new."""
+        if self._write_lock is None:
+            stmt = self._insert(usage_events).on_conflict_do_nothing(index_elements=["id"]).returning(usage_events.c.id)
+            return set((await conn.execute(stmt, rows)).scalars())
+        # SQLite: one multi-row statement through the driver. SQLAlchemy's per-row parameter processing was half of
+        # the ingestion CPU time, and SQLite itself inserts 300k rows/s.
+        inserted: set[str] = set()
+        for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
+            chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
+            params = []
+            for r in chunk:
+                params += [r[c] if c != "metadata" or r[c] is None else orjson.dumps(r[c]).decode() for c in _EVENT_COLUMNS]
+            sql = (f"INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) VALUES "
+                   + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk)) + " ON CONFLICT (id) DO NOTHING RETURNING id")
+            inserted.update(row[0] for row in (await conn.exec_driver_sql(sql, tuple(params))).all())
+        return inserted
 
     def _row(self, e: UsageEvent, directory: Directory, now_ts: int) -> dict[str, Any]:
         person_id, team_id = directory.person_by_alias.get(e.user, (None, 0))
@@ -82,6 +102,13 @@ class Ledger:
         for table, keys, batch in ((usage_hourly, ("person_id", "hour", "team_id", "model"), person_deltas),
                                    (team_usage_hourly, ("team_id", "hour", "model"), team_deltas)):
             if not batch:
+                continue
+            if self._write_lock is not None:  # SQLite: executemany through the driver, as for events
+                sql = (f"INSERT INTO {table.name} ({', '.join(keys + ROLLUP_MEASURES)}) "
+                       f"VALUES ({', '.join('?' * (len(keys) + len(ROLLUP_MEASURES)))}) "
+                       f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+                       + ", ".join(f"{m} = {m} + excluded.{m}" for m in ROLLUP_MEASURES))
+                await conn.exec_driver_sql(sql, [(*key, *m) for key, m in batch.items()])
                 continue
             stmt = self._insert(table)
             stmt = stmt.on_conflict_do_update(index_elements=list(keys),
@@ -153,6 +180,24 @@ class Ledger:
                 .group_by(table.c.hour, table.c.model))
         async with self.engine.connect() as conn:
             return [HourlyRow(*r) for r in await conn.execute(stmt)]
+
+    async def window_totals(self, scope: str, key: int, starts: Sequence[int], to_hour: int
+                            ) -> dict[str, list[tuple[int, int, int, int]]]:
+        """Per model, (cost, tokens, requests, unpriced) summed from each start hour to `to_hour`, in one indexed
+        range scan: SQLite adds up a team's thousands of rows faster than Python can receive them."""
+        table, where = ((usage_hourly, usage_hourly.c.person_id == key) if scope == "person"
+                        else (team_usage_hourly, team_usage_hourly.c.team_id == key))
+        columns = []
+        for start in starts:
+            inside = table.c.hour >= start
+            for expr in (table.c.cost_micros, table.c.input_tokens + table.c.output_tokens, table.c.requests,
+                         table.c.unpriced_requests):
+                columns.append(func.coalesce(func.sum(case((inside, expr), else_=0)), 0))
+        stmt = (select(table.c.model, *columns).where(where, table.c.hour.between(min(starts), to_hour))
+                .group_by(table.c.model))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {r[0]: [tuple(int(v) for v in r[1 + 4 * i:5 + 4 * i]) for i in range(len(starts))] for r in rows}
 
     async def raw_totals(self, where_sql: Any = None) -> dict[str, int]:
         """Straight sums over raw events (for checks and the CLI)."""
