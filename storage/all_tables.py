@@ -1,0 +1,4 @@
+"""Importing this module registers every table on `storage.schema.metadata`.
+
+Feature areas keep their tables in their own modules (storage/schema_<area>.py); add one import line here."""
+from storage import schema  # noqa: F401
