@@ -22,6 +22,7 @@ from bot.settings import Settings
 from storage.db import create_schema, make_engine
 from storage.ledger import Ledger
 from storage.org_store import OrgStore
+from storage.requests_store import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ async def build_deps(settings: Settings, clock: Clock | None = None) -> Deps:
     org = OrgStore(engine)
     ledger = Ledger(engine, Pricer())
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger,
-                ingestion=Ingestion(ledger, org, clock))
+                ingestion=Ingestion(ledger, org, clock), requests=RequestStore(engine),
+                slack=slack_client(settings) if settings.slack_bot_token is not None else None)
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:

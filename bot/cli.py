@@ -65,10 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_usage_rejected)
 
+    p = sub.add_parser("audit", help="the audit log (requests, decisions, refusals, adjustments, expiries) as CSV")
+    p.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
+    p.set_defaults(func=cmd_audit)
+
     p = sub.add_parser("demo", help="load a demo org and a month of synthetic usage into data/demo.db")
     p.add_argument("--database", default="sqlite+aiosqlite:///data/demo.db")
     p.add_argument("--me", help="your Slack user id: Ada's demo figures become yours in /tokens me")
     p.set_defaults(func=cmd_demo)
+
+    poll = sub.add_parser("poll", help="read usage from a gateway's or provider's API once (resumes from its cursor)")
+    polls = poll.add_subparsers()
+    p = polls.add_parser("litellm", help="LiteLLM spend logs: store what the webhook missed")
+    p.set_defaults(func=cmd_poll, source="litellm")
+    p = polls.add_parser("openai", help="OpenAI admin usage (completions, hourly buckets)")
+    p.set_defaults(func=cmd_poll, source="openai")
+    p = polls.add_parser("anthropic", help="Anthropic admin usage report (messages, hourly buckets)")
+    p.set_defaults(func=cmd_poll, source="anthropic")
     return parser
 
 
@@ -229,6 +242,31 @@ async def cmd_usage_rejected(settings: Settings, args: argparse.Namespace) -> in
     return 0
 
 
+async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    import csv
+    import json
+    from datetime import UTC, datetime
+
+    from bot.app import build_deps
+
+    try:
+        since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        print(f"--since {args.since!r}: expected a date like 2026-11-01", file=sys.stderr)
+        return 2
+    deps = await build_deps(settings)
+    try:
+        rows = await deps.requests.audit_since(int(since.timestamp()))
+    finally:
+        await deps.engine.dispose()
+    out = csv.writer(sys.stdout)
+    out.writerow(["at", "actor", "action", "request_id", "detail"])
+    for r in rows:
+        out.writerow([datetime.fromtimestamp(r["at"], UTC).isoformat(timespec="seconds"), r["actor"], r["action"],
+                      r["request_id"] or "", json.dumps(r["detail"], sort_keys=True) if r["detail"] else ""])
+    return 0
+
+
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_deps
     from bot.demo import demo_events, demo_org_text
@@ -255,6 +293,25 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     print(f"      TOKENBOT_DATABASE_URL={args.database} tokenbot serve")
     return 0
 
+
+
+async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.pollers.anthropic_usage import poll_anthropic_usage
+    from bot.pollers.litellm_spend import poll_litellm_spend
+    from bot.pollers.openai_usage import poll_openai_usage
+
+    poll = {"litellm": poll_litellm_spend, "openai": poll_openai_usage, "anthropic": poll_anthropic_usage}[args.source]
+    deps = await build_deps(settings)
+    try:
+        report = await poll(deps)
+    finally:
+        await deps.engine.dispose()
+    print(report.summary())
+    if args.source == "litellm" and report.pages:
+        print(f"litellm: the webhook had missed {report.accepted:,} of {report.accepted + report.duplicates:,} "
+              "requests read (now stored)")
+    return 0 if report.ok else 1
 
 if __name__ == "__main__":
     raise SystemExit(main())

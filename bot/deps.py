@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
@@ -10,6 +11,7 @@ from bot.ingestion import Ingestion
 from bot.settings import Settings
 from storage.ledger import Ledger
 from storage.org_store import OrgStore
+from storage.requests_store import RequestStore
 
 
 @dataclass
@@ -20,3 +22,5 @@ class Deps:
     org: OrgStore
     ledger: Ledger
     ingestion: Ingestion
+    requests: RequestStore
+    slack: AsyncWebClient | None = None  # for work outside a Slack request (timers, retries); None without a token

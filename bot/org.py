@@ -17,6 +17,17 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
+class ApprovalPolicy:
+    """How a team's budget requests are decided (org file: `approvals:` under the team)."""
+
+    channel: str | None = None  # approval cards go here; otherwise a DM to each approver
+    auto_approve_usd: float = 0.0  # requests up to this are approved at once (still announced)
+    auto_approve_per_month: int = 0  # at most this many auto-approvals per person per month
+    escalate_above_usd: float | None = None  # above this, a finance approver must approve after the team approver
+    expires_hours: float = 72.0
+
+
+@dataclass(frozen=True)
 class TeamSpec:
     slug: str
     name: str
@@ -27,6 +38,8 @@ class TeamSpec:
     approvers: tuple[str, ...]
     digest_names_top_spenders: bool
     line: int = 0
+    approvals: ApprovalPolicy = ApprovalPolicy()
+    alert_thresholds: tuple[int, ...] = (50, 80, 100)  # % of the month's budget that warn once each
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,9 @@ class OrgFile:
     help_contact: str | None
     teams: tuple[TeamSpec, ...]
     people: tuple[PersonSpec, ...]
+    finance_approvers: tuple[str, ...] = ()  # second approval above a team's escalation limit; fallback group
+    max_request_usd: float = 10_000.0  # ceiling of one budget request
+    max_pending_requests: int = 3  # per person
 
 
 @dataclass
@@ -147,10 +163,18 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
             seen_aliases[alias] = person.line
         people.append(person)
 
+    finance = _str_list(org.get("finance_approvers"), "org.finance_approvers", _at(org, "finance_approvers") if org else 1,
+                        problem, SLACK_USER_RE, "a Slack user id like U0123ABCD")
+    max_request = _money(org.get("max_request_usd"), "org.max_request_usd", _at(org, "max_request_usd") if org else 1,
+                         problem)
+    max_pending = _count_value(org.get("max_pending_requests", 3), "org.max_pending_requests",
+                               _at(org, "max_pending_requests") if org else 1, problem)
     if problems.lines:
         raise OrgFileError(problems.lines)
     return OrgFile(name=str(org.get("name") or "your organisation"), admins=tuple(admins),
-                   help_contact=_opt_str(org.get("help_contact")), teams=tuple(teams), people=tuple(people))
+                   help_contact=_opt_str(org.get("help_contact")), teams=tuple(teams), people=tuple(people),
+                   finance_approvers=tuple(finance), max_request_usd=10_000.0 if max_request is None else max_request,
+                   max_pending_requests=max_pending or 3)
 
 
 def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
@@ -183,11 +207,53 @@ def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
                     problem)
     approvers = _str_list(raw.get("approvers"), f"team `{slug}`: approvers", _at(raw, "approvers"), problem, SLACK_USER_RE,
                           "a Slack user id like U0123ABCD")
+    approvals = _parse_approvals(raw.get("approvals"), slug, raw, problem)
+    thresholds = _parse_thresholds(raw.get("alert_thresholds"), slug, raw, problem)
     if _count(problem) > before:
         return None
-    return TeamSpec(slug=slug, name=str(raw.get("name") or slug), channel=channel, timezone=tz,
+    return TeamSpec(alert_thresholds=thresholds, approvals=approvals or ApprovalPolicy(), slug=slug, name=str(raw.get("name") or slug), channel=channel, timezone=tz,
                     digest_time=digest_time, monthly_budget_usd=budget, approvers=tuple(approvers),
                     digest_names_top_spenders=bool(raw.get("digest_names_top_spenders", False)), line=line)
+
+
+def _parse_approvals(raw: Any, slug: str, team: dict[str, Any], problem) -> ApprovalPolicy | None:  # noqa: ANN001
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problem(_at(team, "approvals"), f"team `{slug}`: approvals must be a mapping")
+        return None
+    what = f"team `{slug}`: approvals"
+    channel = _opt_str(raw.get("channel"))
+    if channel is not None and not SLACK_CHANNEL_RE.match(channel):
+        problem(_at(raw, "channel"), f"{what}.channel {channel!r} must be a Slack channel id like C0123ABCD")
+    auto = _money(raw.get("auto_approve_usd"), f"{what}.auto_approve_usd", _at(raw, "auto_approve_usd"), problem)
+    per_month = _count_value(raw.get("auto_approve_per_month", 0), f"{what}.auto_approve_per_month",
+                             _at(raw, "auto_approve_per_month"), problem)
+    escalate = _money(raw.get("escalate_above_usd"), f"{what}.escalate_above_usd", _at(raw, "escalate_above_usd"), problem)
+    hours = _money(raw.get("expires_hours", 72), f"{what}.expires_hours", _at(raw, "expires_hours"), problem)
+    if hours is not None and not 1 <= hours <= 24 * 31:
+        problem(_at(raw, "expires_hours"), f"{what}.expires_hours must be between 1 and 744")
+    return ApprovalPolicy(channel=channel, auto_approve_usd=auto or 0.0, auto_approve_per_month=per_month or 0,
+                          escalate_above_usd=escalate, expires_hours=hours or 72.0)
+
+
+def _parse_thresholds(raw: Any, slug: str, team: dict[str, Any], problem) -> tuple[int, ...]:  # noqa: ANN001
+    """`alert_thresholds: [50, 80, 100]`: whole percentages of the month's budget, each warned about once."""
+    if raw is None:
+        return (50, 80, 100)
+    if (not isinstance(raw, list) or not raw
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000 for v in raw)):
+        problem(_at(team, "alert_thresholds"),
+                f"team `{slug}`: alert_thresholds must be a list of whole percentages between 1 and 1000, got {raw!r}")
+        return (50, 80, 100)
+    return tuple(sorted(set(raw)))
+
+
+def _count_value(value: Any, what: str, line: int, problem) -> int | None:  # noqa: ANN001
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problem(line, f"{what} must be a whole number >= 0, got {value!r}")
+        return None
+    return value
 
 
 def _parse_person(raw: Any, problem) -> PersonSpec | None:  # noqa: ANN001

@@ -74,6 +74,9 @@ def me_message(report: MeReport) -> dict[str, Any]:
 HELP_TEXT = (
     "*tokenbot* shows what you spend on AI and what is left.\n"
     "• `/tokens me`: your spend today, this week and this month, your budget and when it runs out\n"
+    "• `/tokens request <amount> <reason>`: ask your team's approvers for more budget (e.g. `/tokens request 50 eval runs`)\n"
+    "• `/tokens requests`: your budget requests and their state; cancel a pending one\n"
+    "• `/tokens pending`: requests waiting for your approval\n"
     "• `/tokens help`: this help"
 )
 

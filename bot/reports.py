@@ -7,6 +7,7 @@ from bot.budget import BudgetLine, project
 from bot.summary import UsageSummary, load_summary, windows
 from storage.ledger import Ledger
 from storage.org_store import Person, Team
+from storage.requests_store import adjustment_totals
 
 
 @dataclass(frozen=True)
@@ -23,18 +24,22 @@ async def me_report(ledger: Ledger, person: Person, team: Team | None, now) -> M
     tz = team.timezone if team else "UTC"
     w = windows(now, tz)
     usage = await load_summary(ledger, "person", person.id, w)
+    # Budgets are the org file's plus approved raises (permanent ones, and this month's).
+    person_raise, team_raise = await adjustment_totals(ledger.engine, person.id, team.id if team else None,
+                                                       f"{w.now_local:%Y-%m}")
     personal = None
     if person.monthly_budget_micros is not None:
-        personal = BudgetLine("Your budget", person.monthly_budget_micros, usage.month.cost_micros,
-                              project(usage.month.cost_micros, usage.last7.cost_micros, w.now_local,
-                                      person.monthly_budget_micros))
+        budget = person.monthly_budget_micros + person_raise
+        personal = BudgetLine("Your budget", budget, usage.month.cost_micros,
+                              project(usage.month.cost_micros, usage.last7.cost_micros, w.now_local, budget))
     team_usage = team_line = None
     if team is not None:
         team_usage = await load_summary(ledger, "team", team.id, w)
         if team.monthly_budget_micros is not None:
-            team_line = BudgetLine(f"{team.name} budget", team.monthly_budget_micros, team_usage.month.cost_micros,
+            budget = team.monthly_budget_micros + team_raise
+            team_line = BudgetLine(f"{team.name} budget", budget, team_usage.month.cost_micros,
                                    project(team_usage.month.cost_micros, team_usage.last7.cost_micros, w.now_local,
-                                           team.monthly_budget_micros))
+                                           budget))
     return MeReport(person=person, team=team, usage=usage, personal_budget=personal, team_budget=team_line,
                     team_usage=team_usage)
 

@@ -27,6 +27,19 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
+    # Digests and warnings (bot/scheduler.py)
+    scheduler_enabled: bool = Field(default=True, validation_alias="TOKENBOT_SCHEDULER_ENABLED")
+    slack_min_post_interval_s: float = Field(default=1.0, ge=0, validation_alias="TOKENBOT_SLACK_MIN_POST_INTERVAL_S")
+    spike_min_usd: float = Field(default=5.0, ge=0, validation_alias="TOKENBOT_SPIKE_MIN_USD")
+    scan_interval_s: int = Field(default=300, ge=30, validation_alias="TOKENBOT_SCAN_INTERVAL_S")
+    digest_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="TOKENBOT_DIGEST_CONCURRENCY")
+    # Gateway and provider usage pollers (bot/pollers/); each is off until its URL/key is set.
+    litellm_url: str | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_URL")
+    litellm_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_ADMIN_KEY")
+    openai_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_OPENAI_ADMIN_KEY")
+    openai_api_url: str = Field(default="https://api.openai.com", validation_alias="TOKENBOT_OPENAI_API_URL")
+    anthropic_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_ANTHROPIC_ADMIN_KEY")
+    anthropic_api_url: str = Field(default="https://api.anthropic.com", validation_alias="TOKENBOT_ANTHROPIC_API_URL")
 
     @field_validator("ingest_tokens", mode="before")
     @classmethod
@@ -41,6 +54,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("litellm_url", "openai_api_url", "anthropic_api_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

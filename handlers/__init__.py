@@ -5,15 +5,17 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import app_home, health, request_button, tokens_command, usage_http
+from handlers import app_home, budget_requests, health, tokens_command, usage_http
+from handlers import litellm_http  # noqa: E402
 
 
 def register_slack(app: AsyncApp, deps: Deps) -> None:
     tokens_command.register(app, deps)
-    request_button.register(app, deps)
+    budget_requests.register(app, deps)
     app_home.register(app, deps)
 
 
 def register_http(web_app: web.Application, deps: Deps) -> None:
     health.register(web_app, deps)
     usage_http.register(web_app, deps)
+    litellm_http.register(web_app, deps)

@@ -11,6 +11,8 @@ from bot.deps import Deps
 from bot.identity import find_person
 from bot.render import escape, help_message, me_message, text_message
 from bot.reports import me_report
+from bot.request_render import pending_list, requests_list
+from bot import request_flow
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,18 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
         return await me(deps, client, command["user_id"])
     if sub in ("help", "?"):
         return help_message()
+    if sub == "request":
+        if len(words) < 2:
+            return help_message("Usage: `/tokens request <amount> <reason>`, e.g. `/tokens request 50 eval runs`.")
+        outcome = await request_flow.create_request(deps, command["user_id"], words[1], " ".join(words[2:]))
+        return text_message(outcome.text)
+    if sub == "requests":
+        person, email = await find_person(deps.org, client, command["user_id"])
+        if person is None:
+            return text_message(await not_in_org_text(deps, email))
+        return requests_list(await deps.requests.for_person(person.id))
+    if sub == "pending":
+        return pending_list(await request_flow.pending_for(deps, command["user_id"]))
     return help_message(f"I don't know `/tokens {escape(sub[:40])}`.")
 
 

@@ -16,6 +16,7 @@ from bot.usage_events import Rejection, UsageEvent
 from storage.db import insert_for, is_sqlite
 from storage.org_store import Directory
 from storage.schema import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usage_events, usage_hourly
+from storage.schema_ingest import failed_requests_hourly
 
 # (requests, input, output, cached, cost_micros, unpriced)
 Measures = list[int]
@@ -62,6 +63,38 @@ class Ledger:
             new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
             await self._add_to_rollups(conn, _rollup_deltas(new_rows))
         return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+
+    async def ingest_with_failures(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
+                                   source: str = "api") -> IngestResult:
+        """`ingest`, and in the same transaction every new event whose metadata says `status: "failure"` (a failed
+        gateway request: cost 0, no tokens) is counted in failed_requests_hourly, so failures are counted, not spent."""
+        if not events:
+            return IngestResult(0, 0)
+        rows = [self._row(e, directory, now_ts) for e in events]
+        async with self._writer(), self.engine.begin() as conn:
+            inserted = await self._insert_events(conn, rows)
+            new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
+            await self._add_to_rollups(conn, _rollup_deltas(new_rows))
+            failures: dict[tuple, int] = defaultdict(int)
+            for r in new_rows:
+                if isinstance(r["metadata"], dict) and r["metadata"].get("status") == "failure":
+                    failures[(r["person_id"] or 0, r["ts"] // 3600, r["team_id"], r["model"])] += 1
+            if failures:
+                keys = ("person_id", "hour", "team_id", "model")
+                stmt = self._insert(failed_requests_hourly)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=list(keys), set_={"failures": failed_requests_hourly.c.failures + stmt.excluded.failures})
+                await conn.execute(stmt, [dict(zip(keys, key)) | {"failures": n} for key, n in failures.items()])
+        return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+
+    async def failed_requests(self, from_hour: int, to_hour: int, person_id: int | None = None) -> int:
+        """Failed gateway requests in hours [from_hour, to_hour], of one person or of everyone."""
+        t = failed_requests_hourly
+        stmt = select(func.coalesce(func.sum(t.c.failures), 0)).where(t.c.hour.between(from_hour, to_hour))
+        if person_id is not None:
+            stmt = stmt.where(t.c.person_id == person_id)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
 
     async def _insert_events(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
         """INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids that were new."""

@@ -22,6 +22,11 @@ class Team:
     monthly_budget_micros: int | None
     digest_names_top_spenders: bool
     approvers: tuple[str, ...]
+    approval_channel: str | None = None
+    auto_approve_micros: int = 0
+    auto_approve_per_month: int = 0
+    escalate_above_micros: int | None = None
+    request_ttl_hours: float = 72.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class OrgInfo:
     admins: tuple[str, ...]
     help_contact: str | None
     revision: int
+    finance_approvers: tuple[str, ...] = ()
+    max_request_micros: int = 10_000_000_000
+    max_pending_requests: int = 3
 
 
 @dataclass
@@ -68,15 +76,22 @@ class OrgStore:
         changes: list[str] = []
         async with self.engine.begin() as conn:
             team_ids = await self._sync_teams(conn, org.teams, changes)
+            from storage.alerts_store import sync_alert_thresholds  # the teams' warning ladders (issue 4)
+            await sync_alert_thresholds(conn, org.teams, team_ids)
             await self._sync_people(conn, org.people, team_ids, changes)
             state = (await conn.execute(select(org_state).where(org_state.c.id == 1))).mappings().first()
-            org_values = {"org_name": org.name, "admins": list(org.admins), "help_contact": org.help_contact}
+            org_values = {"org_name": org.name, "admins": list(org.admins), "help_contact": org.help_contact,
+                          "finance_approvers": list(org.finance_approvers),
+                          "max_request_micros": _micros(org.max_request_usd),
+                          "max_pending_requests": org.max_pending_requests}
             if state is None:
                 await conn.execute(insert(org_state).values(id=1, revision=1, synced_at=now_ts, **org_values))
                 changes.insert(0, f"org {org.name}: created")
             else:
-                if (state["org_name"], list(state["admins"] or []), state["help_contact"]) != tuple(org_values.values()):
-                    changes.insert(0, f"org {org.name}: admins/contact updated")
+                old = {k: (list(state[k] or []) if isinstance(v, list) else state[k]) for k, v in org_values.items()}
+                if old != org_values:
+                    changes.insert(0, f"org {org.name}: " + ", ".join(
+                        k.replace("_", " ") for k in org_values if old[k] != org_values[k]) + " updated")
                 revision = state["revision"] + (1 if changes else 0)
                 await conn.execute(update(org_state).where(org_state.c.id == 1)
                                    .values(revision=revision, synced_at=now_ts, **org_values))
@@ -91,7 +106,12 @@ class OrgStore:
         for spec in specs:
             values = {"name": spec.name, "channel": spec.channel, "timezone": spec.timezone,
                       "digest_time": spec.digest_time, "monthly_budget_micros": _micros(spec.monthly_budget_usd),
-                      "digest_names_top_spenders": spec.digest_names_top_spenders, "active": True}
+                      "digest_names_top_spenders": spec.digest_names_top_spenders, "active": True,
+                      "approval_channel": spec.approvals.channel,
+                      "auto_approve_micros": _micros(spec.approvals.auto_approve_usd),
+                      "auto_approve_per_month": spec.approvals.auto_approve_per_month,
+                      "escalate_above_micros": _micros(spec.approvals.escalate_above_usd),
+                      "request_ttl_hours": spec.approvals.expires_hours}
             row = existing.get(spec.slug)
             if row is None:
                 result = await conn.execute(insert(teams).values(slug=spec.slug, **values))
@@ -181,10 +201,17 @@ class OrgStore:
         if row is None:
             return OrgInfo(name="your organisation", admins=(), help_contact=None, revision=0)
         return OrgInfo(name=row["org_name"] or "your organisation", admins=tuple(row["admins"] or ()),
-                       help_contact=row["help_contact"], revision=row["revision"])
+                       help_contact=row["help_contact"], revision=row["revision"],
+                       finance_approvers=tuple(row["finance_approvers"] or ()),
+                       max_request_micros=row["max_request_micros"], max_pending_requests=row["max_pending_requests"])
 
     async def person_by_slack_id(self, slack_user_id: str) -> Person | None:
         return await self._person(people.c.slack_user_id == slack_user_id)
+
+    async def person_by_id(self, person_id: int) -> Person | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(people).where(people.c.id == person_id))).mappings().first()
+        return _person(row) if row else None
 
     async def person_by_email(self, email: str) -> Person | None:
         return await self._person(people.c.email == email.strip().lower())
@@ -231,7 +258,10 @@ class OrgStore:
                                                          .where(team_approvers.c.team_id == row["id"]))).scalars()))
         return Team(id=row["id"], slug=row["slug"], name=row["name"], channel=row["channel"], timezone=row["timezone"],
                     digest_time=row["digest_time"], monthly_budget_micros=row["monthly_budget_micros"],
-                    digest_names_top_spenders=row["digest_names_top_spenders"], approvers=approvers)
+                    digest_names_top_spenders=row["digest_names_top_spenders"], approvers=approvers,
+                    approval_channel=row["approval_channel"], auto_approve_micros=row["auto_approve_micros"],
+                    auto_approve_per_month=row["auto_approve_per_month"],
+                    escalate_above_micros=row["escalate_above_micros"], request_ttl_hours=row["request_ttl_hours"])
 
     async def counts(self) -> tuple[int, int]:
         async with self.engine.connect() as conn:

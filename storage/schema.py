@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     Column,
     ForeignKey,
     Index,
@@ -30,6 +31,9 @@ org_state = Table(
     Column("org_name", String(200)),
     Column("admins", JSON, nullable=False, default=list),
     Column("help_contact", String(200)),
+    Column("finance_approvers", JSON, nullable=False, default=list),
+    Column("max_request_micros", BigInteger, nullable=False, default=10_000_000_000),
+    Column("max_pending_requests", Integer, nullable=False, default=3),
 )
 
 teams = Table(
@@ -44,6 +48,12 @@ teams = Table(
     Column("monthly_budget_micros", BigInteger),
     Column("digest_names_top_spenders", Boolean, nullable=False, default=False),
     Column("active", Boolean, nullable=False, default=True),
+    # Budget-request policy (org file `approvals:`)
+    Column("approval_channel", String(64)),
+    Column("auto_approve_micros", BigInteger, nullable=False, default=0),
+    Column("auto_approve_per_month", Integer, nullable=False, default=0),
+    Column("escalate_above_micros", BigInteger),
+    Column("request_ttl_hours", Float, nullable=False, default=72.0),
 )
 
 team_approvers = Table(

@@ -96,3 +96,26 @@ def test_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("tokenbot: bad setting TOKENBOT_PORT:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_audit_csv(tmp_path: Path) -> None:
+    import asyncio
+    import csv
+    import io
+
+    from bot.app import build_deps
+    from bot.settings import load_settings
+    from storage.requests_store import RequestStore  # noqa: F401
+
+    async def seed() -> None:
+        deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
+        await deps.requests.audit(int(time.time()), "U0BOSS", "approved", 7, {"amount_micros": 5})
+        await deps.engine.dispose()
+
+    asyncio.run(seed())
+    result = run(tmp_path, "audit", "--since", "2020-01-01")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["at", "actor", "action", "request_id", "detail"]
+    assert rows[1][1:] == ["U0BOSS", "approved", "7", '{"amount_micros": 5}']
+    assert run(tmp_path, "audit", "--since", "last week").returncode == 2

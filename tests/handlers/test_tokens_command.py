@@ -111,17 +111,15 @@ async def test_help_and_unknown_subcommand(bot) -> None:
     assert "`/tokens me`" in shown
 
 
-async def test_request_button_names_the_team_approvers(bot) -> None:
-    from tests.support.slack_requests import block_action_body
+async def test_request_button_opens_the_request_form(bot) -> None:
+    from tests.support.slack_requests import block_action_body, wait_for
 
     body = block_action_body("budget_request_open", "me", "U0ADA", bot.slack.response_url("btn"))
     resp = await bot.sender.post(body)
     assert resp.status == 200
-    for _ in range(50):
-        if bot.slack.responses:
-            break
-        await __import__("asyncio").sleep(0.02)
-    assert "<@U0BOSS>" in bot.slack.responses[0]["text"]
+    call = (await wait_for(lambda: bot.slack.calls_to("views.open")))[0]
+    assert call.params["trigger_id"] == "trigger-U0ADA"
+    assert call.params["view"]["callback_id"] == "budget_request_submit"
 
 
 async def test_unsigned_wrongly_signed_and_stale_requests_are_refused(bot) -> None:

@@ -112,7 +112,10 @@ class FakeSlack:
             return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Test", "url": "https://test.slack.com/"}
         if method in ("chat.postMessage", "chat.update"):
             ts = p.get("ts") or f"{1700000000 + next(self._ts)}.000100"
-            return {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text"), "ts": ts}}
+            channel = str(p.get("channel"))
+            if channel.startswith(("U", "W")):  # posting to a user id lands in the DM channel with them
+                channel = "D" + channel[1:]
+            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": p.get("text"), "ts": ts}}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
         if method == "conversations.open":

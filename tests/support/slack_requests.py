@@ -41,6 +41,29 @@ def block_action_body(action_id: str, value: str, user_id: str, response_url: st
     return urlencode({"payload": json.dumps(payload)})
 
 
+def view_submission_body(callback_id: str, user_id: str, values: dict[str, dict[str, Any]],
+                         private_metadata: str = "") -> str:
+    payload = {
+        "type": "view_submission", "team": {"id": "T1", "domain": "test"}, "user": {"id": user_id, "team_id": "T1"},
+        "api_app_id": "A1", "token": "legacy", "trigger_id": f"trigger-{user_id}",
+        "view": {"id": "V1", "type": "modal", "callback_id": callback_id, "private_metadata": private_metadata,
+                 "state": {"values": values}, "hash": "h"},
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+async def wait_for(predicate, timeout: float = 5.0):  # noqa: ANN001, ANN201
+    """Slack listeners finish after their ack: wait until what they do is visible."""
+    import asyncio
+
+    for _ in range(int(timeout / 0.02)):
+        result = predicate()
+        if result:
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")
+
+
 class SlackSender:
     def __init__(self, session: aiohttp.ClientSession, events_url: str, secret: str) -> None:
         self.session = session
@@ -54,6 +77,15 @@ class SlackSender:
         async with self.session.post(self.events_url, data=body.encode(), headers=headers) as resp:
             await resp.read()
             return resp
+
+    async def post_json(self, body: str) -> tuple[int, Any]:
+        """POST and return (status, parsed body or text): view submissions answer with JSON or nothing."""
+        async with self.session.post(self.events_url, data=body.encode(), headers=sign(self.secret, body)) as resp:
+            text = await resp.text()
+            try:
+                return resp.status, json.loads(text) if text else None
+            except ValueError:
+                return resp.status, text
 
     async def command(self, text: str, user_id: str, response_url: str) -> dict[str, Any]:
         body = slash_command_body(text, user_id, response_url)

@@ -1,0 +1,36 @@
+"""LiteLLM items (logging payloads or spend-log rows) -> mapped events -> validated -> ledger, failures counted.
+
+Shared by the webhook (`POST /v1/ingest/litellm`), the spend-logs gap filler and file imports, so a request is the
+same event (same id, same fields) whichever way it arrives."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ingestion import IngestReport, Ingestion
+from bot.litellm import litellm_to_event
+from bot.usage_events import Rejection, parse_events
+
+
+def map_items(items: list[Any]) -> list[Any]:
+    """Pure: each item as a generic event dict, or a Rejection (index fixed later by parse_events)."""
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Rejection):
+            out.append(item)
+            continue
+        mapped = litellm_to_event(item)
+        out.append(Rejection(i, mapped, item) if isinstance(mapped, str) else mapped)
+    return out
+
+
+async def ingest_litellm_items(ingestion: Ingestion, items: list[Any], source: str = "litellm") -> IngestReport:
+    now_ts = int(ingestion.clock.now().timestamp())
+    events, rejections = parse_events(map_items(items), now_ts)
+    result = await ingestion.ledger.ingest_with_failures(events, await ingestion.directory(), now_ts, source)
+    await ingestion.ledger.dead_letter(rejections, source, now_ts)
+    return IngestReport(accepted=result.accepted,
+                        duplicates=result.duplicates + (len(items) - len(events) - len(rejections)),
+                        rejected=rejections)
+
+
+__all__ = ["map_items", "ingest_litellm_items"]

@@ -1,0 +1,96 @@
+"""Anthropic usage report (`GET /v1/organizations/usage_report/messages`, an admin key, `x-api-key` and
+`anthropic-version: 2023-06-01`) -> hourly events.
+
+Asked for with `bucket_width=1h` and `group_by[]` api_key_id, workspace_id and model; each bucket
+(`starting_at`/`ending_at`, RFC 3339) holds one result per group with `uncached_input_tokens`,
+`cache_read_input_tokens`, `cache_creation.ephemeral_5m_input_tokens`/`ephemeral_1h_input_tokens` and
+`output_tokens`. Pages continue with `page=<next_page>` while `has_more`. The event's `user` is the API key id (else
+the workspace id; usage from the Console has neither): list those ids under a person's `gateway_ids`."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from bot.deps import Deps
+from bot.pollers.buckets import poll_hourly_buckets
+from bot.pollers.common import PollReport, Sleep, iso
+
+SOURCE = "anthropic_usage"
+PATH = "/v1/organizations/usage_report/messages"
+ANTHROPIC_VERSION = "2023-06-01"
+GROUP_BY = ("api_key_id", "workspace_id", "model")
+BUCKETS_PER_PAGE = 168  # the maximum for 1h buckets
+SETTLE_S = 900
+FIRST_LOOKBACK_S = 24 * 3600
+
+
+def anthropic_result_to_event(bucket_start: int, bucket_end: int, r: dict[str, Any]) -> dict[str, Any] | None:
+    """One bucket x group result -> a usage event (pure); None for an empty group.
+
+    input_tokens = uncached + cache reads + cache writes (as our events count input); cached = cache reads. Cache
+    writes are priced as plain input (Anthropic bills them 1.25x/2x); their counts are kept in the metadata."""
+    uncached = _int(r.get("uncached_input_tokens"))
+    cache_read = _int(r.get("cache_read_input_tokens"))
+    creation = r.get("cache_creation") if isinstance(r.get("cache_creation"), dict) else {}
+    write_5m = _int(creation.get("ephemeral_5m_input_tokens", r.get("cache_creation_5m_input_tokens")))
+    write_1h = _int(creation.get("ephemeral_1h_input_tokens", r.get("cache_creation_1h_input_tokens")))
+    output = _int(r.get("output_tokens"))
+    input_tokens = uncached + cache_read + write_5m + write_1h
+    if not (input_tokens or output):
+        return None
+    key_id, workspace_id = r.get("api_key_id"), r.get("workspace_id")
+    model = r.get("model") or "unknown"
+    metadata: dict[str, Any] = {"source": SOURCE, "bucket_end": bucket_end, "cache_write_5m_tokens": write_5m,
+                                "cache_write_1h_tokens": write_1h}
+    for k, v in (("api_key_id", key_id), ("workspace_id", workspace_id), ("service_tier", r.get("service_tier")),
+                 ("context_window", r.get("context_window"))):
+        if v is not None:
+            metadata[k] = v
+    tools = r.get("server_tool_use")
+    if isinstance(tools, dict) and _int(tools.get("web_search_requests")):
+        metadata["web_search_requests"] = _int(tools.get("web_search_requests"))
+    return {
+        "id": f"anthropic:{bucket_start}:{key_id or '-'}:{workspace_id or '-'}:{model}",
+        "timestamp": bucket_start,
+        "user": key_id or workspace_id or "anthropic:console",
+        "model": model,
+        "provider": "anthropic",
+        "input_tokens": input_tokens,
+        "output_tokens": output,
+        "cached_input_tokens": cache_read,
+        "metadata": metadata,
+    }
+
+
+def anthropic_params(start: int, end: int, page: str | None) -> list[tuple[str, str]]:
+    params = [("starting_at", iso(start)), ("ending_at", iso(end)), ("bucket_width", "1h"),
+              ("limit", str(BUCKETS_PER_PAGE))] + [("group_by[]", g) for g in GROUP_BY]
+    return params + ([("page", page)] if page else [])
+
+
+def anthropic_span(bucket: dict[str, Any]) -> tuple[int, int]:
+    return _ts(bucket["starting_at"]), _ts(bucket["ending_at"])
+
+
+async def poll_anthropic_usage(deps: Deps, *, settle_s: int = SETTLE_S, first_lookback_s: int = FIRST_LOOKBACK_S,
+                               max_pages: int = 100, sleep: Sleep = asyncio.sleep) -> PollReport:
+    s = deps.settings
+    if s.anthropic_admin_key is None or not s.anthropic_api_url:
+        return PollReport(source="anthropic", error="not configured: set TOKENBOT_ANTHROPIC_ADMIN_KEY (an admin key)")
+    return await poll_hourly_buckets(
+        deps, source=SOURCE, label=f"Anthropic {PATH}", url=s.anthropic_api_url + PATH,
+        headers={"x-api-key": s.anthropic_admin_key.get_secret_value(), "anthropic-version": ANTHROPIC_VERSION},
+        params=anthropic_params, span=anthropic_span, to_event=anthropic_result_to_event, settle_s=settle_s,
+        first_lookback_s=first_lookback_s, max_pages=max_pages, sleep=sleep)
+
+
+def _ts(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+__all__ = ["poll_anthropic_usage", "anthropic_result_to_event", "anthropic_params", "SOURCE"]

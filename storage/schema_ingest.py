@@ -1,0 +1,30 @@
+"""Tables of the gateway and provider connectors: failed-request counts and the pollers' cursors."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table
+
+from storage.schema import metadata
+
+# Requests the gateway reported as failed (LiteLLM status "failure"), per person, hour (epoch hours, UTC), team and
+# model, kept beside the spend rollups and in the same transaction as the events (which carry cost 0, no tokens).
+failed_requests_hourly = Table(
+    "failed_requests_hourly",
+    metadata,
+    Column("person_id", Integer, nullable=False),  # 0: not yet mapped
+    Column("hour", Integer, nullable=False),
+    Column("team_id", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("failures", BigInteger, nullable=False),
+    PrimaryKeyConstraint("person_id", "hour", "team_id", "model"),
+)
+
+# Where each poller stopped: the end (epoch seconds, UTC) of the last time range it read completely.
+ingest_cursors = Table(
+    "ingest_cursors",
+    metadata,
+    Column("source", String(64), primary_key=True),  # "litellm_spend" | "openai_usage" | "anthropic_usage"
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+__all__ = ["failed_requests_hourly", "ingest_cursors"]

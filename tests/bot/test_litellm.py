@@ -1,0 +1,83 @@
+"""The LiteLLM mapper: both LiteLLM shapes of one request become the same validated event."""
+from __future__ import annotations
+
+import json
+
+from bot.litellm import litellm_to_event
+from bot.usage_events import parse_event
+from tests.support.litellm_payloads import KEY_HASH, spend_log_row, standard_payload
+
+START = 1_763_470_000.25
+NOW = int(START) + 3600
+
+
+def test_standard_payload_maps_to_a_valid_event() -> None:
+    event = litellm_to_event(standard_payload(1, START))
+    assert isinstance(event, dict)
+    parsed = parse_event(event, NOW)
+    assert not isinstance(parsed, str), parsed
+    assert parsed.id == "litellm:chatcmpl-00000001-5f2c"
+    assert parsed.ts == int(START)
+    assert (parsed.user, parsed.team, parsed.model, parsed.provider) == ("ada", "platform", "gpt-4o", "openai")
+    assert (parsed.input_tokens, parsed.output_tokens, parsed.cached_input_tokens) == (1200, 100, 200)
+    assert parsed.cost_usd == 0.0041
+    assert parsed.metadata["status"] == "success" and parsed.metadata["key_alias"] == "ada-laptop"
+
+
+def test_spend_log_row_of_the_same_request_is_the_same_event() -> None:
+    p = standard_payload(7, START)
+    a = parse_event(litellm_to_event(p), NOW)
+    b = parse_event(litellm_to_event(spend_log_row(p)), NOW)
+    assert a == b
+
+
+def test_spend_log_row_from_a_csv_export_has_metadata_as_a_json_string() -> None:
+    row = spend_log_row(standard_payload(3, START))
+    row["metadata"] = json.dumps(row["metadata"])
+    row["spend"] = str(row["spend"])
+    row["prompt_tokens"] = "1200"
+    row["startTime"] = "2025-11-18 12:46:40.250000"  # naive: LiteLLM stores UTC
+    event = parse_event(litellm_to_event(row), NOW)
+    assert not isinstance(event, str), event
+    assert event.cost_usd == 0.0041 and event.input_tokens == 1200 and event.cached_input_tokens == 200
+    assert event.ts == 1_763_470_000
+
+
+def test_user_falls_back_to_email_then_end_user_then_key_alias_then_key() -> None:
+    def user(**over: object) -> str:
+        return litellm_to_event(standard_payload(1, START, **over))["user"]  # type: ignore[index]
+
+    assert user() == "ada"
+    assert user(user_id=None) == "ada@test.example"
+    assert user(user_id=None, email=None, end_user="customer-9") == "customer-9"
+    assert user(user_id=None, email=None) == "ada-laptop"
+    assert user(user_id=None, email=None, key_alias=None) == f"key:{KEY_HASH}"
+
+
+def test_team_alias_becomes_a_slug() -> None:
+    event = litellm_to_event(standard_payload(1, START, team_alias="Research Team"))
+    assert event["team"] == "research-team"  # type: ignore[index]
+    assert "team" not in litellm_to_event(standard_payload(1, START, team_alias=None))  # type: ignore[operator]
+
+
+def test_failure_is_a_zero_cost_zero_token_event_marked_failed() -> None:
+    event = litellm_to_event(standard_payload(2, START, status="failure"))
+    parsed = parse_event(event, NOW)
+    assert not isinstance(parsed, str)
+    assert (parsed.cost_usd, parsed.input_tokens, parsed.output_tokens) == (0.0, 0, 0)
+    assert parsed.metadata["status"] == "failure"
+    assert parsed.metadata["error"].startswith("litellm.RateLimitError")
+
+
+def test_zero_cost_with_tokens_is_left_to_genai_prices_unless_a_cache_hit() -> None:
+    assert "cost_usd" not in litellm_to_event(standard_payload(1, START, cost=0.0))  # type: ignore[operator]
+    hit = standard_payload(1, START, cost=0.0) | {"cache_hit": True}
+    assert litellm_to_event(hit)["cost_usd"] == 0.0  # type: ignore[index]
+    assert "cost_usd" not in litellm_to_event(standard_payload(1, START, cost=None))  # type: ignore[operator]
+
+
+def test_unusable_items_say_why() -> None:
+    assert litellm_to_event("x") == "each LiteLLM log must be a JSON object"
+    assert litellm_to_event({k: v for k, v in standard_payload(1, START).items() if k != "id"}).startswith("id:")
+    assert litellm_to_event(standard_payload(1, START) | {"startTime": None, "endTime": None}).startswith("startTime")
+    assert litellm_to_event(standard_payload(1, START) | {"model": None, "model_group": None}) == "model: required"
