@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test demo bench clean
+POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres demo bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "tokenbot needs Python 3.11 or newer")'
@@ -19,8 +21,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tokenbot serve
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# The whole suite on SQLite, then again on PostgreSQL (a database per test, created on POSTGRES_URL's server).
+test: test-sqlite test-postgres
+
+# pytest exits 5 when it collected no test: that is a broken suite, never a pass.
+PYTEST = $(BIN)/python -m pytest -q $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "pytest ran no test" >&2; exit $$rc; }
+
+test-sqlite: $(STAMP)
+	$(PYTEST)
+
+test-postgres: $(STAMP)
+	TOKENBOT_TEST_POSTGRES_URL=$(POSTGRES_URL) $(PYTEST)
 
 demo: $(STAMP)
 	$(BIN)/tokenbot demo

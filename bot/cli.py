@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_poll, source="openai")
     p = polls.add_parser("anthropic", help="Anthropic admin usage report (messages, hourly buckets)")
     p.set_defaults(func=cmd_poll, source="anthropic")
+
+    p = sub.add_parser("digest", help="build and post one team's daily digest now (once per team and day)")
+    p.add_argument("--team", required=True, help="team slug")
+    p.add_argument("--date", help="the local day of the digest, YYYY-MM-DD (default: today in the team's timezone)")
+    p.add_argument("--dry-run", action="store_true", help="print the digest instead of posting it")
+    p.set_defaults(func=cmd_digest)
+    p = sub.add_parser("scan", help="run the warning checks once (budget lines, spend spikes)")
+    p.add_argument("--dry-run", action="store_true", help="print the warnings instead of sending them (state unchanged)")
+    p.set_defaults(func=cmd_scan)
     return parser
 
 
@@ -119,12 +128,20 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         socket_handler = AsyncSocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
         await socket_handler.connect_async()
         log.info("Socket Mode connected (no public URL needed)")
+    scheduler = None
+    if settings.scheduler_enabled and deps.slack is not None:  # digests and warnings (bot/scheduler.py)
+        from bot.scheduler import build_scheduler
+
+        scheduler = build_scheduler(deps)
+        scheduler.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     if socket_handler is not None:
         await socket_handler.close_async()
     await runner.cleanup()
@@ -312,6 +329,75 @@ async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
         print(f"litellm: the webhook had missed {report.accepted:,} of {report.accepted + report.duplicates:,} "
               "requests read (now stored)")
     return 0 if report.ok else 1
+
+
+async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from bot.app import build_deps
+    from bot.digest import build_figures, digest_key, run_digest
+    from bot.digest_render import digest_plain
+    from bot.slack_post import SlackPoster
+    from storage.runs import RunLog
+
+    deps = await build_deps(settings)
+    try:
+        team = await deps.org.team_by_slug(args.team)
+        if team is None:
+            print(f"no team {args.team!r} in the org", file=sys.stderr)
+            return 1
+        try:
+            day = date.fromisoformat(args.date) if args.date else deps.clock.now().astimezone(ZoneInfo(team.timezone)).date()
+        except ValueError:
+            print(f"--date {args.date!r} must be YYYY-MM-DD", file=sys.stderr)
+            return 2
+        if args.dry_run:
+            print(digest_plain(await build_figures(deps, team, day)))
+            return 0
+        if deps.slack is None or not team.channel:
+            print("cannot post: " + ("SLACK_BOT_TOKEN is not set" if deps.slack is None else
+                                     f"team {team.slug} has no channel in the org file"), file=sys.stderr)
+            return 1
+        runs = RunLog(deps.engine)
+        result = await run_digest(deps, team, day, SlackPoster.from_settings(settings), runs)
+        key = digest_key(team, day)
+        if result.posted:
+            print(f"posted the {team.slug} digest for {day} to {team.channel}")
+            return 0
+        if result.failed:
+            print(f"posting the {team.slug} digest failed (the scheduler will retry): {result.failed[0][1]}",
+                  file=sys.stderr)
+            return 1
+        run = await runs.get(key)
+        print(f"the {team.slug} digest for {day} was already posted or is being posted "
+              f"({run.status if run else '?'}{', ' + run.detail if run and run.detail else ''}); not posted again")
+        return 0
+    finally:
+        await deps.engine.dispose()
+
+
+async def cmd_scan(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.alerts import scan
+    from bot.app import build_deps
+
+    deps = await build_deps(settings)
+    try:
+        if deps.slack is None and not args.dry_run:
+            print("cannot send warnings: SLACK_BOT_TOKEN is not set (try --dry-run)", file=sys.stderr)
+            return 1
+        result = await scan(deps, dry_run=args.dry_run)
+    finally:
+        await deps.engine.dispose()
+    verb = "would send" if args.dry_run else "sent"
+    for target, text in result.messages:
+        print(f"{verb} to {target}:\n  " + text.replace("\n", "\n  "))
+    for target, error in result.failed:
+        print(f"failed to {target}: {error}", file=sys.stderr)
+    if not result.messages and not result.failed:
+        print("no warnings")
+    return 1 if result.failed else 0
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

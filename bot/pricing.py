@@ -52,6 +52,22 @@ class Pricer:
                + cached_input_tokens * rates.cached_input + output_tokens * rates.output)
         return round(usd * MICROS_PER_USD)
 
+    def aggregate_cost_micros(self, model: str, provider: str | None, input_tokens: int, output_tokens: int,
+                              cached_input_tokens: int, ts: int, request_input_tokens: int) -> int | None:
+        """Cost of many requests summed into one record (a provider's hourly usage bucket). The price tier is chosen
+        by `request_input_tokens`, the input of one typical request, never by the sum (which would cross every
+        long-context threshold)."""
+        key = (provider, model, ts // 86400)
+        table = self._cache.get(key, _MISSING)
+        if table is _MISSING:
+            table = self._cache[key] = self._lookup(model, provider, ts)
+        if table is None:
+            return None
+        rates = table.rates[bisect_left(table.thresholds, request_input_tokens)] if table.thresholds else table.rates[0]
+        usd = ((input_tokens - cached_input_tokens) * rates.uncached_input
+               + cached_input_tokens * rates.cached_input + output_tokens * rates.output)
+        return round(usd * MICROS_PER_USD)
+
     def _lookup(self, model: str, provider: str | None, ts: int) -> PriceTable | None:
         try:
             _provider, info = self._snapshot.find_provider_model(model, None, provider, None)

@@ -16,7 +16,10 @@ _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens")
 def read_usage_file(path: Path) -> list[Any]:
     data = path.read_bytes()
     if path.suffix.lower() == ".csv":
-        return list(csv_items(data.decode("utf-8-sig")))
+        text = data.decode("utf-8-sig")
+        if is_litellm_spend_logs_csv(text):
+            return litellm_spend_log_items(text)
+        return list(csv_items(text))
     return split_body(data)
 
 
@@ -38,6 +41,24 @@ def csv_items(text: str):  # noqa: ANN201
             except orjson.JSONDecodeError:
                 pass  # left as a string: the validator rejects it with a clear reason
         yield {k: v for k, v in item.items() if v is not None}
+
+
+_LITELLM_SPEND_LOG_COLUMNS = {"request_id", "spend", "startTime", "prompt_tokens", "completion_tokens", "model"}
+
+
+def is_litellm_spend_logs_csv(text: str) -> bool:
+    """A CSV export of LiteLLM's LiteLLM_SpendLogs table (recognised by its header)."""
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    return _LITELLM_SPEND_LOG_COLUMNS <= {h.strip().strip('"') for h in header}
+
+
+def litellm_spend_log_items(text: str) -> list[Any]:
+    """Each spend-log row through the LiteLLM mapper (same ids as the webhook and the poller, so nothing already
+    delivered counts twice); a row that cannot be an event comes back as a Rejection with the reason."""
+    from bot.litellm_ingest import map_items
+
+    rows = [{k.strip(): v for k, v in row.items() if k} for row in csv.DictReader(io.StringIO(text))]
+    return map_items(rows)
 
 
 def _number(value: Any) -> Any:

@@ -96,3 +96,38 @@ async def pending_request_count(engine: AsyncEngine, team_id: int) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(table).where(
             table.c.team_id == team_id, table.c.status == "pending"))).scalar_one())
+
+
+async def budgeted_people(engine: AsyncEngine) -> list[Person]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(people).where(people.c.active, people.c.monthly_budget_micros.is_not(None))
+                                   .order_by(people.c.id))).mappings().all()
+    return [Person(id=r["id"], email=r["email"], slack_user_id=r["slack_user_id"], name=r["name"],
+                   team_id=r["team_id"], monthly_budget_micros=r["monthly_budget_micros"]) for r in rows]
+
+
+async def spend_since(engine: AsyncEngine, scope: str, ids: list[int], from_hour: int) -> dict[int, int]:
+    """Cost per subject from `from_hour` on, for many subjects at once (primary-key range scans)."""
+    from storage.schema import team_usage_hourly
+
+    table, col = (usage_hourly, usage_hourly.c.person_id) if scope == "person" else (team_usage_hourly,
+                                                                                    team_usage_hourly.c.team_id)
+    out: dict[int, int] = {}
+    async with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(select(col, func.sum(table.c.cost_micros))
+                                      .where(col.in_(ids[start:start + 500]), table.c.hour >= from_hour).group_by(col))
+            out.update({k: int(v or 0) for k, v in rows})
+    return out
+
+
+async def budget_raises(engine: AsyncEngine, month: str) -> dict[tuple[str, int], int]:
+    """Approved raises that apply in `month`, per (scope, subject id); empty before the requests feature exists."""
+    table = metadata.tables.get("budget_adjustments")
+    if table is None:
+        return {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(table.c.scope, table.c.subject_id, func.sum(table.c.amount_micros))
+                                  .where((table.c.month.is_(None)) | (table.c.month == month))
+                                  .group_by(table.c.scope, table.c.subject_id))
+        return {(s, i): int(v or 0) for s, i, v in rows}

@@ -1,6 +1,8 @@
 """The whole bot, for real: its HTTP server on 127.0.0.1, a real SQLite file, and the fake Slack Web API."""
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,9 +67,34 @@ class RunningBot:
             return resp.status, await resp.json()
 
 
-def bot_settings(tmp_path: Path, slack: FakeSlack | None, **extra: object) -> Settings:
+# Set to a PostgreSQL URL (e.g. postgresql+asyncpg://root@127.0.0.1/test) to run the suite on PostgreSQL: each test
+# then gets a database of its own, created and dropped around it. Unset: a SQLite file per test.
+POSTGRES_URL = os.environ.get("TOKENBOT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    if not POSTGRES_URL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}"
+        return
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    name = f"tokenbot_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(user=base.username, host=base.host or "127.0.0.1", port=base.port or 5432,
+                                  database=base.database or "postgres", password=base.password)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield base.set(database=name).render_as_string(hide_password=False)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def bot_settings(tmp_path: Path, slack: FakeSlack | None, database_url: str | None = None, **extra: object) -> Settings:
     values: dict[str, object] = {
-        "TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}",
+        "TOKENBOT_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}",
         "TOKENBOT_INGEST_TOKENS": f"{INGEST_TOKEN},second-token",
         "TOKENBOT_PORT": 0,
     }
@@ -86,9 +113,9 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, fake_slack: FakeSlack) -> AsyncIterator[RunningBot]:
+async def bot(tmp_path: Path, fake_slack: FakeSlack, database_url: str) -> AsyncIterator[RunningBot]:
     clock = ManualClock(NOW)
-    deps = await build_deps(bot_settings(tmp_path, fake_slack), clock)
+    deps = await build_deps(bot_settings(tmp_path, fake_slack, database_url), clock)
     await deps.org.sync(parse_org(ORG_YAML), int(NOW.timestamp()))
     runner = app_runner(build_web_app(deps, build_bolt_app(deps)))
     await runner.setup()

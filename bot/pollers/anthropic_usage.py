@@ -1,7 +1,8 @@
 """Anthropic usage report (`GET /v1/organizations/usage_report/messages`, an admin key, `x-api-key` and
 `anthropic-version: 2023-06-01`) -> hourly events.
 
-Asked for with `bucket_width=1h` and `group_by[]` api_key_id, workspace_id and model; each bucket
+Asked for with `bucket_width=1h` and `group_by[]` api_key_id, workspace_id, model and context_window (which
+long-context price tier applies: a bucket sums many requests, so its own size says nothing); each bucket
 (`starting_at`/`ending_at`, RFC 3339) holds one result per group with `uncached_input_tokens`,
 `cache_read_input_tokens`, `cache_creation.ephemeral_5m_input_tokens`/`ephemeral_1h_input_tokens` and
 `output_tokens`. Pages continue with `page=<next_page>` while `has_more`. The event's `user` is the API key id (else
@@ -19,7 +20,7 @@ from bot.pollers.common import PollReport, Sleep, iso
 SOURCE = "anthropic_usage"
 PATH = "/v1/organizations/usage_report/messages"
 ANTHROPIC_VERSION = "2023-06-01"
-GROUP_BY = ("api_key_id", "workspace_id", "model")
+GROUP_BY = ("api_key_id", "workspace_id", "model", "context_window")
 BUCKETS_PER_PAGE = 168  # the maximum for 1h buckets
 SETTLE_S = 900
 FIRST_LOOKBACK_S = 24 * 3600
@@ -39,19 +40,21 @@ def anthropic_result_to_event(bucket_start: int, bucket_end: int, r: dict[str, A
     input_tokens = uncached + cache_read + write_5m + write_1h
     if not (input_tokens or output):
         return None
-    key_id, workspace_id = r.get("api_key_id"), r.get("workspace_id")
+    key_id, workspace_id, window = r.get("api_key_id"), r.get("workspace_id"), r.get("context_window")
     model = r.get("model") or "unknown"
     metadata: dict[str, Any] = {"source": SOURCE, "bucket_end": bucket_end, "cache_write_5m_tokens": write_5m,
-                                "cache_write_1h_tokens": write_1h}
+                                "cache_write_1h_tokens": write_1h,
+                                # the price tier: requests of more than 200k input tokens are priced higher
+                                "typical_request_input_tokens": 200_001 if window == "200k-1M" else 1}
     for k, v in (("api_key_id", key_id), ("workspace_id", workspace_id), ("service_tier", r.get("service_tier")),
-                 ("context_window", r.get("context_window"))):
+                 ("context_window", window)):
         if v is not None:
             metadata[k] = v
     tools = r.get("server_tool_use")
     if isinstance(tools, dict) and _int(tools.get("web_search_requests")):
         metadata["web_search_requests"] = _int(tools.get("web_search_requests"))
     return {
-        "id": f"anthropic:{bucket_start}:{key_id or '-'}:{workspace_id or '-'}:{model}",
+        "id": f"anthropic:{bucket_start}:{key_id or '-'}:{workspace_id or '-'}:{model}:{window or '-'}",
         "timestamp": bucket_start,
         "user": key_id or workspace_id or "anthropic:console",
         "model": model,

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from bot.deps import Deps
+from bot.pricing import MICROS_PER_USD, Pricer
 from bot.pollers.common import TIMEOUT, PollError, PollReport, Sleep, get_json, iso
 from storage.ingest_state import CursorStore
 
@@ -62,6 +63,7 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
                                 f"; what was read before is kept, the next poll resumes from {iso(report.cursor)}")
                 return report
             if items:
+                _price_aggregates(deps.ledger.pricer, items)
                 result = await deps.ingestion.ingest_items(items, source=source)
                 report.add(result.accepted, result.duplicates, len(result.rejected))
             else:
@@ -78,6 +80,19 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
             return report
     report.error = f"{label}: stopped after {max_pages} pages; the next poll continues from {iso(report.cursor)}"
     return report
+
+
+def _price_aggregates(pricer: Pricer, events: list[dict[str, Any]]) -> None:
+    """Price bucket events here, at the tier of a typical request (the ledger would price the bucket's sum as one
+    huge request); a model without a known price is left without a cost (counted, flagged unknown)."""
+    for e in events:
+        if "cost_usd" in e:
+            continue
+        micros = pricer.aggregate_cost_micros(e["model"], e.get("provider"), e["input_tokens"], e["output_tokens"],
+                                              e.get("cached_input_tokens", 0), int(e["timestamp"]),
+                                              int(e["metadata"].get("typical_request_input_tokens", 1)))
+        if micros is not None:
+            e["cost_usd"] = micros / MICROS_PER_USD
 
 
 __all__ = ["poll_hourly_buckets", "HOUR"]

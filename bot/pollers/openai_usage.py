@@ -31,7 +31,9 @@ def openai_result_to_event(bucket_start: int, bucket_end: int, r: dict[str, Any]
         return None
     user_id, key_id, project_id = r.get("user_id"), r.get("api_key_id"), r.get("project_id")
     model = r.get("model") or "unknown"
-    metadata = {"source": SOURCE, "requests": requests, "bucket_end": bucket_end}
+    metadata = {"source": SOURCE, "requests": requests, "bucket_end": bucket_end,
+                # the price tier is chosen by one request's input, not by the bucket's sum
+                "typical_request_input_tokens": input_tokens // max(requests, 1)}
     for k, v in (("user_id", user_id), ("api_key_id", key_id), ("project_id", project_id), ("batch", r.get("batch")),
                  ("service_tier", r.get("service_tier"))):
         if v is not None:

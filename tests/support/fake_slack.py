@@ -33,6 +33,8 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # what was POSTed to response_urls
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed to its upload URL
+    posted: list[Call] = field(default_factory=list)  # chat.postMessage calls that Slack accepted (no fault)
     url: str = ""
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -59,6 +61,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # slack_sdk sends some reads (users.info) as GET
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)  # files.getUploadURLExternal hands these out
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -132,9 +135,34 @@ class FakeSlack:
                 if user["email"] == p.get("email"):
                     return {"ok": True, "user": {"id": user_id, "name": user["name"], "profile": {"email": user["email"]}}}
             return {"ok": False, "error": "users_not_found"}
+        if method == "chat.postMessage":
+            self.posted.append(Call(method, p, None))
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts)}"
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            files = p.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            if any(f.get("id") not in self.uploads for f in files):
+                return {"ok": False, "error": "file_not_found"}
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(p.get("view") or {})}}
         return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL step of Slack's external upload: raw bytes in, 200 "OK" out (fail("upload", …) faults it)."""
+        data = await request.read()
+        self.calls.append(Call("upload", {"file_id": request.match_info["file_id"], "length": len(data)}, None))
+        queue = self.faults.get("upload")
+        if queue:
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            return web.Response(status=fault.status if fault.status != 200 else 500, text=fault.error or "error")
+        self.uploads[request.match_info["file_id"]] = data
+        return web.Response(text="OK - " + str(len(data)))
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
