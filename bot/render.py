@@ -77,6 +77,9 @@ HELP_TEXT = (
     "• `/tokens request <amount> <reason>`: ask your team's approvers for more budget (e.g. `/tokens request 50 eval runs`)\n"
     "• `/tokens requests`: your budget requests and their state; cancel a pending one\n"
     "• `/tokens pending`: requests waiting for your approval\n"
+    "• `/tokens team [slug]`: your team's (or another team's) spend against its budget\n"
+    "• `/tokens top [slug]`: the team's top spenders, where its privacy setting allows\n"
+    "• `/tokens models [slug]`: spend by model, and what a smaller model would have cost\n"
     "• `/tokens help`: this help"
 )
 

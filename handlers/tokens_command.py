@@ -12,7 +12,8 @@ from bot.identity import find_person
 from bot.render import escape, help_message, me_message, text_message
 from bot.reports import me_report
 from bot.request_render import pending_list, requests_list
-from bot import request_flow
+from bot import request_flow, team_views
+from bot.roles import viewer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
         return requests_list(await deps.requests.for_person(person.id))
     if sub == "pending":
         return pending_list(await request_flow.pending_for(deps, command["user_id"]))
+    if sub in ("team", "top", "models"):
+        if len(words) > 2:
+            return help_message(f"`/tokens {sub}` takes at most one team slug.")
+        person, _email = await find_person(deps.org, client, command["user_id"])
+        who = await viewer(deps, command["user_id"], person)
+        view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view}[sub]
+        return await view(deps, who, words[1] if len(words) == 2 else None)
     return help_message(f"I don't know `/tokens {escape(sub[:40])}`.")
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 
 from bot.deps import Deps
-from bot.pricing import MICROS_PER_USD, Pricer
 from bot.pollers.common import TIMEOUT, PollError, PollReport, Sleep, get_json, iso
+from bot.pricing import MICROS_PER_USD, Pricer
 from storage.ingest_state import CursorStore
 
 HOUR = 3600

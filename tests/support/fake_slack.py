@@ -87,6 +87,8 @@ class FakeSlack:
                 except ValueError:
                     pass
             params[key] = value
+        for key, value in request.query.items():  # slack_sdk sends some arguments (files.*) in the query string
+            params.setdefault(key, value)
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -108,6 +110,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": fault.error})
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
+        if method == "chat.postMessage":
+            self.posted.append(Call(method, params, token))
         return web.json_response(self._answer(method, params))
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -135,8 +139,6 @@ class FakeSlack:
                 if user["email"] == p.get("email"):
                     return {"ok": True, "user": {"id": user_id, "name": user["name"], "profile": {"email": user["email"]}}}
             return {"ok": False, "error": "users_not_found"}
-        if method == "chat.postMessage":
-            self.posted.append(Call(method, p, None))
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
             return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}

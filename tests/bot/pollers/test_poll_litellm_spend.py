@@ -132,3 +132,23 @@ async def test_wrong_key_and_missing_settings_are_reported_clearly(bot, litellm)
     bad = deps_with(bot.deps, litellm_url=litellm.url, litellm_admin_key="sk-wrong")
     report = await poll_litellm_spend(bad)
     assert "HTTP 401" in report.error and report.accepted == 0
+
+
+async def test_cli_poll_litellm_prints_what_the_webhook_missed(tmp_path, litellm) -> None:  # noqa: ANN001
+    import asyncio
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    start = time.time() - 2 * 3600
+    litellm.rows = [spend_log_row(standard_payload(i, start + i)) for i in range(12)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TOKENBOT_"))}
+    env |= {"TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "TOKENBOT_LITELLM_URL": litellm.url,
+            "TOKENBOT_LITELLM_ADMIN_KEY": litellm.admin_key}
+    root = Path(__file__).resolve().parents[3]
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "poll", "litellm", cwd=root, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    assert "the webhook had missed 12 of 12 requests read" in out.decode()

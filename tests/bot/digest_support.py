@@ -1,0 +1,49 @@
+"""Helpers shared by the digest and warning tests: usage in, messages out."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.slack_post import SlackPoster, poster_client
+
+
+def poster(bot: Any, interval: float = 0.0) -> SlackPoster:
+    """The real poster against the fake Slack, without the 1 s spacing (tests never sleep for it)."""
+    return SlackPoster(poster_client(bot.deps.settings), interval)
+
+
+async def spend(bot: Any, items: list[tuple[datetime, str, str, float]], prefix: str = "e") -> None:
+    """Ingest (when, user, model, usd) events over HTTP; the clock is moved past them meanwhile, then put back."""
+    before = bot.clock.now()
+    latest = max(when for when, *_ in items)
+    if latest > before:
+        bot.clock.set(latest)
+    events = [{"id": f"{prefix}{i}", "timestamp": int(when.timestamp()), "user": user, "model": model,
+               "input_tokens": 1000, "output_tokens": 100, "cost_usd": usd} for i, (when, user, model, usd) in enumerate(items)]
+    for start in range(0, len(events), 2000):
+        status, body = await bot.ingest(events[start:start + 2000])
+        assert status == 200, body
+    bot.clock.set(before)
+
+
+def message_text(call: Any) -> str:
+    """Everything a reader sees in a posted message: its text and every text in its blocks."""
+    import json
+
+    blocks = call.params.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    out = [str(call.params.get("text", ""))]
+    for b in blocks:
+        if isinstance(b.get("text"), dict):
+            out.append(b["text"]["text"])
+        out += [f["text"] for f in b.get("fields", [])]
+        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
+    return "\n".join(out)
+
+
+def blocks_of(call: Any) -> list[dict]:
+    import json
+
+    blocks = call.params.get("blocks") or []
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
