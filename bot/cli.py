@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = org.add_parser("sync", help="load the org file into the database (idempotent); prints what changed")
     p.add_argument("file", type=Path)
     p.add_argument("--dry-run", action="store_true", help="validate and print, change nothing")
+    p.add_argument("--force", action="store_true", help="sync even though admins changed things in Slack since the "
+                                                        "last export (their changes are undone)")
     p.set_defaults(func=cmd_org_sync)
+    p = org.add_parser("export", help="write the org as the database has it (with changes made in Slack) as YAML")
+    p.add_argument("file", type=Path, nargs="?", help="default: standard output")
+    p.set_defaults(func=cmd_org_export)
 
     usage = sub.add_parser("usage", help="usage events").add_subparsers()
     p = usage.add_parser("import", help="backfill usage from JSON, NDJSON or CSV (same validation as the API)")
@@ -179,12 +184,37 @@ async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     deps = await build_deps(settings)
     try:
+        from storage.org_admin import slack_edits
+
+        edits = await slack_edits(deps.engine)
+        if edits and not args.force:
+            print(f"{edits} change(s) were made in Slack (/tokens admin) since the last `tokenbot org export`; "
+                  "syncing this file would undo them. Run `tokenbot org export FILE`, merge it into the file in git, "
+                  "then sync again (or pass --force to undo them). Nothing was changed.", file=sys.stderr)
+            return 1
         lines = await _sync_org(deps, args.file)
         print("\n".join(lines) if lines else "no changes")
         teams, people = await deps.org.counts()
         print(f"org now has {teams} teams and {people} people")
     finally:
         await deps.engine.dispose()
+    return 0
+
+
+async def cmd_org_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from storage.org_admin import export_org
+
+    deps = await build_deps(settings)
+    try:
+        text = await export_org(deps.engine)
+    finally:
+        await deps.engine.dispose()
+    if args.file is None:
+        sys.stdout.write(text)
+    else:
+        args.file.write_text(text, encoding="utf-8")
+        print(f"wrote {args.file}")
     return 0
 
 

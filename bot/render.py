@@ -80,6 +80,7 @@ HELP_TEXT = (
     "• `/tokens team [slug]`: your team's (or another team's) spend against its budget\n"
     "• `/tokens top [slug]`: the team's top spenders, where its privacy setting allows\n"
     "• `/tokens models [slug]`: spend by model, and what a smaller model would have cost\n"
+    "• `/tokens admin`: change budgets, approvers and digest channels (org admins)\n"
     "• `/tokens help`: this help"
 )
 

@@ -304,7 +304,8 @@ async def refresh_cards(deps: Deps, request: BudgetRequest) -> None:
     if deps.slack is None:
         return
     team = await deps.org.team(request.team_id) if request.team_id else None
-    for message in await deps.requests.messages(request.id, "card"):
+    messages = await deps.requests.messages(request.id, "card")
+    for message in messages:
         if message.status != "sent" or message.channel is None or message.ts is None:
             continue  # an unsent copy is retried later, rendered from the state at that time
         payload = card(request, team.name if team else "no team",
@@ -314,6 +315,11 @@ async def refresh_cards(deps: Deps, request: BudgetRequest) -> None:
         except SlackApiError as exc:
             log.warning("budget request %s: updating the card in %s failed: %s", request.id, message.channel,
                         slack_error(exc))
+    # The App Home of everyone involved shows requests and queues: refresh it too.
+    from bot.home import publish_home
+
+    for user in {request.requester_slack_id, *(m.recipient for m in messages if m.recipient.startswith(("U", "W")))}:
+        await publish_home(deps, user)
 
 
 async def retry_failed(deps: Deps) -> int:

@@ -5,7 +5,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import app_home, budget_requests, health, tokens_command, usage_http
+from handlers import admin, app_home, budget_requests, health, tokens_command, usage_http
 from handlers import litellm_http  # noqa: E402
 
 
@@ -13,6 +13,7 @@ def register_slack(app: AsyncApp, deps: Deps) -> None:
     tokens_command.register(app, deps)
     budget_requests.register(app, deps)
     app_home.register(app, deps)
+    admin.register(app, deps)
 
 
 def register_http(web_app: web.Application, deps: Deps) -> None:

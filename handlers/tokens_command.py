@@ -44,6 +44,10 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
         return requests_list(await deps.requests.for_person(person.id))
     if sub == "pending":
         return pending_list(await request_flow.pending_for(deps, command["user_id"]))
+    if sub == "admin":
+        from handlers.admin import open_admin
+
+        return await open_admin(deps, client, command["user_id"], command.get("trigger_id", ""))
     if sub in ("team", "top", "models"):
         if len(words) > 2:
             return help_message(f"`/tokens {sub}` takes at most one team slug.")

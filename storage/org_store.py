@@ -94,7 +94,7 @@ class OrgStore:
                         k.replace("_", " ") for k in org_values if old[k] != org_values[k]) + " updated")
                 revision = state["revision"] + (1 if changes else 0)
                 await conn.execute(update(org_state).where(org_state.c.id == 1)
-                                   .values(revision=revision, synced_at=now_ts, **org_values))
+                                   .values(revision=revision, synced_at=now_ts, slack_edits=0, **org_values))
         return changes
 
     async def _sync_teams(self, conn: AsyncConnection, specs: tuple[TeamSpec, ...], changes: list[str]) -> dict[str, int]:

@@ -34,6 +34,8 @@ org_state = Table(
     Column("finance_approvers", JSON, nullable=False, default=list),
     Column("max_request_micros", BigInteger, nullable=False, default=10_000_000_000),
     Column("max_pending_requests", Integer, nullable=False, default=3),
+    # Changes made by admins in Slack since the last `org export`: a sync from an older file would undo them.
+    Column("slack_edits", Integer, nullable=False, default=0),
 )
 
 teams = Table(

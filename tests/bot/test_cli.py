@@ -119,3 +119,31 @@ def test_audit_csv(tmp_path: Path) -> None:
     assert rows[0] == ["at", "actor", "action", "request_id", "detail"]
     assert rows[1][1:] == ["U0BOSS", "approved", "7", '{"amount_micros": 5}']
     assert run(tmp_path, "audit", "--since", "last week").returncode == 2
+
+
+def test_sync_refuses_to_undo_changes_made_in_slack(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.app import build_deps
+    from bot.settings import load_settings
+    from storage.org_admin import set_team_budget
+
+    org = tmp_path / "org.yml"
+    org.write_text(ORG_YAML)
+    assert run(tmp_path, "org", "sync", str(org)).returncode == 0
+
+    async def admin_edit() -> None:
+        deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
+        team = await deps.org.team_by_slug("platform")
+        await set_team_budget(deps.engine, team.id, 2_000_000_000, "U0ADMIN", 0)
+        await deps.engine.dispose()
+
+    asyncio.run(admin_edit())
+    refused = run(tmp_path, "org", "sync", str(org))
+    assert refused.returncode == 1 and "1 change(s) were made in Slack" in refused.stderr
+    exported = run(tmp_path, "org", "export", str(tmp_path / "exported.yml"))
+    assert exported.returncode == 0
+    assert "monthly_budget_usd: 2000" in (tmp_path / "exported.yml").read_text()
+    assert run(tmp_path, "org", "sync", str(tmp_path / "exported.yml")).stdout.startswith("no changes")
+    forced = run(tmp_path, "org", "sync", str(org), "--force")
+    assert "team platform: monthly budget $2,000.00 -> $1,000.00" in forced.stdout

@@ -1,0 +1,82 @@
+"""The App Home tab: gathered per viewer (everyone, approvers, admins), published on open and after changes."""
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+
+from bot import request_flow
+from bot.budget import project
+from bot.deps import Deps
+from bot.home_render import TeamRisk, home_view
+from bot.identity import find_person, slack_error
+from bot.render import me_message, text_message
+from bot.reports import me_report
+from bot.roles import viewer
+from bot.summary import windows
+from storage.digest_queries import active_teams
+from storage.insights import teams_window_totals
+from storage.org_store import Team
+from storage.requests_store import adjustment_totals
+
+log = logging.getLogger(__name__)
+
+
+async def team_risks(deps: Deps, teams: list[Team]) -> list[TeamRisk]:
+    """Month to date and projection per team, one statement per timezone (months start at local midnight)."""
+    now = deps.clock.now()
+    by_tz: dict[str, list[Team]] = {}
+    for t in teams:
+        by_tz.setdefault(t.timezone, []).append(t)
+    out = []
+    for tz, group in by_tz.items():
+        w = windows(now, tz)
+        totals = await teams_window_totals(deps.engine, [t.id for t in group], [w.last7_hour, w.month_hour], w.now_hour)
+        for t in group:
+            last7, month = totals.get(t.id, [0, 0])
+            budget = t.monthly_budget_micros
+            if budget is not None:
+                budget += (await adjustment_totals(deps.engine, None, t.id, f"{now.astimezone(ZoneInfo(tz)):%Y-%m}"))[1]
+            out.append(TeamRisk(t.name, month, budget, project(month, last7, w.now_local, budget).month_end_micros))
+    return out
+
+
+async def build_home(deps: Deps, user_id: str) -> dict:
+    person, email = await find_person(deps.org, deps.slack, user_id)  # type: ignore[arg-type]
+    who = await viewer(deps, user_id, person)
+    if person is not None:
+        team = await deps.org.team(person.team_id) if person.team_id else None
+        me_blocks = me_message(await me_report(deps.ledger, person, team, deps.clock.now()))["blocks"]
+        my_requests = await deps.requests.for_person(person.id, limit=5)
+    else:
+        from handlers.tokens_command import not_in_org_text
+
+        me_blocks = text_message(await not_in_org_text(deps, email))["blocks"]
+        my_requests = []
+    pending = await request_flow.pending_for(deps, user_id)
+    teams = await active_teams(deps.engine) if (who.approves or who.is_admin) else []
+    my_teams = await team_risks(deps, [t for t in teams if t.id in who.approves]) if who.approves else []
+    all_teams = await team_risks(deps, teams) if who.is_admin else None
+    warnings = await latest_warnings(deps) if who.is_admin else []
+    return home_view(me_blocks, my_requests, pending, my_teams, all_teams, warnings)
+
+
+async def latest_warnings(deps: Deps) -> list[str]:
+    """The most recent budget and spike warnings, from the scan's own records."""
+    try:
+        from storage.alerts_store import AlertStore
+    except ImportError:  # pragma: no cover - the alerts module is part of the digest feature
+        return []
+    store = AlertStore(deps.engine)
+    recent = getattr(store, "recent_warnings", None)
+    return await recent(10) if recent is not None else []
+
+
+async def publish_home(deps: Deps, user_id: str) -> None:
+    if deps.slack is None:
+        return
+    try:
+        await deps.slack.views_publish(user_id=user_id, view=await build_home(deps, user_id))
+    except SlackApiError as exc:
+        log.warning("views.publish for %s failed: %s", user_id, slack_error(exc))
