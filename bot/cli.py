@@ -87,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_poll, source="openai")
     p = polls.add_parser("anthropic", help="Anthropic admin usage report (messages, hourly buckets)")
     p.set_defaults(func=cmd_poll, source="anthropic")
+    p = polls.add_parser("openai-costs", help="OpenAI organization costs: billed cost per closed UTC day")
+    p.set_defaults(func=cmd_poll_costs, source="openai")
+    p = polls.add_parser("anthropic-costs", help="Anthropic cost report: billed cost per closed UTC day")
+    p.set_defaults(func=cmd_poll_costs, source="anthropic")
+    p = sub.add_parser("reconcile", help="gateway-estimated spend vs the providers' bills per day; flags differences")
+    p.add_argument("--month", help="YYYY-MM (default: the current month, UTC); the days that have ended")
+    p.add_argument("--provider", choices=["openai", "anthropic"], help="only this provider")
+    p.add_argument("--all-days", action="store_true", help="list every day, not only the flagged ones")
+    p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("digest", help="build and post one team's daily digest now (once per team and day)")
     p.add_argument("--team", required=True, help="team slug")
@@ -427,6 +436,44 @@ async def cmd_scan(settings: Settings, args: argparse.Namespace) -> int:
     if not result.messages and not result.failed:
         print("no warnings")
     return 1 if result.failed else 0
+
+
+async def cmd_poll_costs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.pollers.anthropic_costs import poll_anthropic_costs
+    from bot.pollers.openai_costs import poll_openai_costs
+
+    poll = {"openai": poll_openai_costs, "anthropic": poll_anthropic_costs}[args.source]
+    deps = await build_deps(settings)
+    try:
+        report = await poll(deps)
+    finally:
+        await deps.engine.dispose()
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.reconcile import load_reconciliation, parse_month, reconcile_plain, reconcile_summary_line
+
+    try:
+        month = parse_month(args.month) if args.month else None
+    except ValueError as exc:
+        print(f"--month: {exc}", file=sys.stderr)
+        return 2
+    deps = await build_deps(settings)
+    try:
+        result = await load_reconciliation(deps, month, args.provider)
+    finally:
+        await deps.engine.dispose()
+    if result is None:
+        print(f"no day of {args.month or 'this month'} has ended yet (UTC): nothing to reconcile")
+        return 0
+    print(reconcile_plain(result, all_days=args.all_days))
+    print()
+    print(reconcile_summary_line(result))
+    return 0
 
 
 if __name__ == "__main__":

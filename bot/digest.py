@@ -57,7 +57,11 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
                            pending_requests=await pending_request_count(deps.engine, team.id))
 
 
-async def post_digest(poster: SlackPoster, channel: str, f: DigestFigures, with_chart: bool = True) -> str:
+DIGEST_EVENT = "tokenbot_digest"  # message metadata: lets a restarted run see that its digest did go out
+
+
+async def post_digest(poster: SlackPoster, channel: str, f: DigestFigures, with_chart: bool = True,
+                      key: str | None = None) -> str:
     """Upload the chart, then post the message showing it; without the chart (upload failed, or Slack refused the
     image block) the message carries a text sparkline instead. Returns the message ts."""
     file_id = None
@@ -69,15 +73,24 @@ async def post_digest(poster: SlackPoster, channel: str, f: DigestFigures, with_
         except (SlackApiError, SlackRequestError, OSError, asyncio.TimeoutError) as exc:
             log.warning("digest chart upload for %s failed (%s); posting the text chart", f.team_name, exc)
     message = digest_message(f, file_id)
+    extra = {"metadata": {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}} if key else {}
     try:
-        response = await poster.post_message(channel, message["text"], message["blocks"])
+        response = await poster.post_message(channel, message["text"], message["blocks"], **extra)
     except SlackApiError as exc:
         if file_id is None or exc.response.get("error") not in ("invalid_blocks", "invalid_blocks_format"):
             raise
         log.warning("Slack refused the digest's image block for %s; posting the text chart", f.team_name)
         message = digest_message(f, None)
-        response = await poster.post_message(channel, message["text"], message["blocks"])
+        response = await poster.post_message(channel, message["text"], message["blocks"], **extra)
     return str(response.get("ts"))
+
+
+async def _already_posted(poster: SlackPoster, channel: str, key: str, claimed_at: int) -> str | None:
+    try:
+        return await poster.find_posted(channel, DIGEST_EVENT, key, claimed_at - 600)
+    except (SlackApiError, SlackRequestError, OSError, asyncio.TimeoutError) as exc:
+        log.warning("cannot read %s to check for %s (%s); posting it", channel, key, exc)
+        return None
 
 
 @dataclass
@@ -96,12 +109,20 @@ async def run_digest(deps: Deps, team: Team, day: date, poster: SlackPoster, run
     if not team.channel:
         result.skipped += 1
         return result
+    prior = await runs.get(key)
     if not await runs.claim(key, now_ts, DIGEST_LEASE_S):
         result.skipped += 1
         return result
     try:
+        if prior is not None and prior.status == "running":
+            # Taken over from a process that died mid-run: it may have posted just before dying.
+            ts = await _already_posted(poster, team.channel, key, prior.claimed_at)
+            if ts is not None:
+                await runs.complete(key, int(deps.clock.now().timestamp()), f"channel={team.channel} ts={ts} (found)")
+                result.skipped += 1
+                return result
         figures = await build_figures(deps, team, day)
-        ts = await post_digest(poster, team.channel, figures)
+        ts = await post_digest(poster, team.channel, figures, key=key)
     except Exception as exc:  # noqa: BLE001 - any failure of one team's digest is retried, and must not stop others
         error = f"{type(exc).__name__}: {exc}"
         log.warning("digest %s failed, will retry: %s", key, error)

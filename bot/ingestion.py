@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
+from bot.pricing import PriceOverride
 from bot.usage_events import Rejection, parse_events, split_body
 from storage.ledger import Ledger
 from storage.org_store import Directory, OrgStore
@@ -32,6 +33,8 @@ class Ingestion:
         revision = await self.org.revision()
         if self._directory is None or self._directory.revision != revision:
             self._directory = await self.org.directory()
+            info = await self.org.org_info()
+            self.ledger.pricer.set_overrides({m: PriceOverride(**o) for m, o in info.price_overrides.items()})
         return self._directory
 
     async def ingest_body(self, body: bytes, source: str = "api") -> IngestReport:

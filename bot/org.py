@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 
+from bot.pricing import PriceOverride
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -39,6 +41,7 @@ class TeamSpec:
     digest_names_top_spenders: bool
     line: int = 0
     approvals: ApprovalPolicy = ApprovalPolicy()
+    enforcement: str = "soft"  # "hard": the budget check refuses requests once a budget is used up
     alert_thresholds: tuple[int, ...] = (50, 80, 100)  # % of the month's budget that warn once each
 
 
@@ -63,6 +66,7 @@ class OrgFile:
     finance_approvers: tuple[str, ...] = ()  # second approval above a team's escalation limit; fallback group
     max_request_usd: float = 10_000.0  # ceiling of one budget request
     max_pending_requests: int = 3  # per person
+    prices: tuple[tuple[str, PriceOverride], ...] = ()  # per-model price overrides (model lower-cased)
 
 
 @dataclass
@@ -169,9 +173,10 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
                          problem)
     max_pending = _count_value(org.get("max_pending_requests", 3), "org.max_pending_requests",
                                _at(org, "max_pending_requests") if org else 1, problem)
+    prices = _parse_prices(doc.get("prices"), doc, problem)
     if problems.lines:
         raise OrgFileError(problems.lines)
-    return OrgFile(name=str(org.get("name") or "your organisation"), admins=tuple(admins),
+    return OrgFile(prices=prices, name=str(org.get("name") or "your organisation"), admins=tuple(admins),
                    help_contact=_opt_str(org.get("help_contact")), teams=tuple(teams), people=tuple(people),
                    finance_approvers=tuple(finance), max_request_usd=10_000.0 if max_request is None else max_request,
                    max_pending_requests=max_pending or 3)
@@ -209,9 +214,13 @@ def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
                           "a Slack user id like U0123ABCD")
     approvals = _parse_approvals(raw.get("approvals"), slug, raw, problem)
     thresholds = _parse_thresholds(raw.get("alert_thresholds"), slug, raw, problem)
+    enforcement = raw.get("enforcement", "soft")
+    if enforcement not in ("soft", "hard"):
+        problem(_at(raw, "enforcement"), f"team `{slug}`: enforcement must be soft or hard, got {enforcement!r}")
     if _count(problem) > before:
         return None
-    return TeamSpec(alert_thresholds=thresholds, approvals=approvals or ApprovalPolicy(), slug=slug, name=str(raw.get("name") or slug), channel=channel, timezone=tz,
+    return TeamSpec(alert_thresholds=thresholds, approvals=approvals or ApprovalPolicy(), enforcement=enforcement,
+                    slug=slug, name=str(raw.get("name") or slug), channel=channel, timezone=tz,
                     digest_time=digest_time, monthly_budget_usd=budget, approvers=tuple(approvers),
                     digest_names_top_spenders=bool(raw.get("digest_names_top_spenders", False)), line=line)
 
@@ -247,6 +256,31 @@ def _parse_thresholds(raw: Any, slug: str, team: dict[str, Any], problem) -> tup
                 f"team `{slug}`: alert_thresholds must be a list of whole percentages between 1 and 1000, got {raw!r}")
         return (50, 80, 100)
     return tuple(sorted(set(raw)))
+
+
+def _parse_prices(raw: Any, doc: dict[str, Any], problem) -> tuple[tuple[str, PriceOverride], ...]:  # noqa: ANN001
+    out: dict[str, PriceOverride] = {}
+    for item in _list(raw, "prices", _at(doc, "prices"), problem):
+        if not isinstance(item, dict) or not isinstance(item.get("model"), str) or not item["model"].strip():
+            problem(item["__line__"] if isinstance(item, dict) else 1, "each price needs `model:`")
+            continue
+        model = item["model"].strip().lower()
+        line = item["__line__"]
+        rates = {k: _money(item.get(k), f"price of {model}: {k}", _at(item, k), problem)
+                 for k in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok")}
+        discount = _money(item.get("discount_pct"), f"price of {model}: discount_pct", _at(item, "discount_pct"), problem)
+        if discount is not None and discount > 100:
+            problem(_at(item, "discount_pct"), f"price of {model}: discount_pct must be at most 100")
+        if (rates["input_per_mtok"] is None) == (discount is None):
+            problem(line, f"price of {model}: give either input_per_mtok (and output_per_mtok) or discount_pct")
+            continue
+        if model in out:
+            problem(line, f"price of {model} is given twice")
+            continue
+        out[model] = PriceOverride(input_per_mtok=rates["input_per_mtok"], output_per_mtok=rates["output_per_mtok"],
+                                   cached_input_per_mtok=rates["cached_input_per_mtok"], discount_pct=discount or 0.0,
+                                   priced_as=_opt_str(item.get("priced_as")))
+    return tuple(out.items())
 
 
 def _count_value(value: Any, what: str, line: int, problem) -> int | None:  # noqa: ANN001

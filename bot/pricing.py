@@ -8,6 +8,7 @@ multiply floats.
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
@@ -33,24 +34,34 @@ class PriceTable(NamedTuple):
     rates: tuple[LinearRates, ...]
 
 
+@dataclass(frozen=True)
+class PriceOverride:
+    """Either a price of its own (USD per million tokens) or a discount on genai-prices' price (of `priced_as`)."""
+
+    input_per_mtok: float | None = None
+    output_per_mtok: float | None = None
+    cached_input_per_mtok: float | None = None
+    discount_pct: float = 0.0
+    priced_as: str | None = None
+
+
 class Pricer:
     def __init__(self) -> None:
         self._cache: dict[tuple[str | None, str, int], PriceTable | None] = {}
         self._snapshot = data_snapshot.get_snapshot()
+        self._overrides: dict[str, PriceOverride] = {}
+
+    def set_overrides(self, overrides: dict[str, PriceOverride]) -> None:
+        """The org file's per-model prices (negotiated discounts, self-hosted models), keyed by lower-case model."""
+        if overrides != self._overrides:
+            self._overrides = dict(overrides)
+            self._cache.clear()
 
     def cost_micros(self, model: str, provider: str | None, input_tokens: int, output_tokens: int,
                     cached_input_tokens: int, ts: int) -> int | None:
         """Cost of one request in micro-USD, or None when the model has no known price."""
-        key = (provider, model, ts // 86400)
-        table = self._cache.get(key, _MISSING)
-        if table is _MISSING:
-            table = self._cache[key] = self._lookup(model, provider, ts)
-        if table is None:
-            return None
-        rates = table.rates[bisect_left(table.thresholds, input_tokens)] if table.thresholds else table.rates[0]
-        usd = ((input_tokens - cached_input_tokens) * rates.uncached_input
-               + cached_input_tokens * rates.cached_input + output_tokens * rates.output)
-        return round(usd * MICROS_PER_USD)
+        return self.aggregate_cost_micros(model, provider, input_tokens, output_tokens, cached_input_tokens, ts,
+                                          input_tokens)
 
     def aggregate_cost_micros(self, model: str, provider: str | None, input_tokens: int, output_tokens: int,
                               cached_input_tokens: int, ts: int, request_input_tokens: int) -> int | None:
@@ -60,13 +71,28 @@ class Pricer:
         key = (provider, model, ts // 86400)
         table = self._cache.get(key, _MISSING)
         if table is _MISSING:
-            table = self._cache[key] = self._lookup(model, provider, ts)
+            table = self._cache[key] = self._table(model, provider, ts)
         if table is None:
             return None
         rates = table.rates[bisect_left(table.thresholds, request_input_tokens)] if table.thresholds else table.rates[0]
         usd = ((input_tokens - cached_input_tokens) * rates.uncached_input
                + cached_input_tokens * rates.cached_input + output_tokens * rates.output)
         return round(usd * MICROS_PER_USD)
+
+    def _table(self, model: str, provider: str | None, ts: int) -> PriceTable | None:
+        override = self._overrides.get(model.lower())
+        if override is None:
+            return self._lookup(model, provider, ts)
+        if override.input_per_mtok is not None:  # a price of its own (self-hosted, or a contract price)
+            output = override.output_per_mtok if override.output_per_mtok is not None else override.input_per_mtok
+            cached = override.cached_input_per_mtok if override.cached_input_per_mtok is not None else override.input_per_mtok
+            return PriceTable((), (LinearRates(override.input_per_mtok / 1e6, cached / 1e6, output / 1e6),))
+        table = self._lookup(override.priced_as or model, provider, ts)
+        if table is None:
+            return None
+        factor = 1 - override.discount_pct / 100
+        return PriceTable(table.thresholds, tuple(LinearRates(r.uncached_input * factor, r.cached_input * factor,
+                                                              r.output * factor) for r in table.rates))
 
     def _lookup(self, model: str, provider: str | None, ts: int) -> PriceTable | None:
         try:

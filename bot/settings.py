@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
+    # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.
+    check_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias="TOKENBOT_CHECK_CACHE_SECONDS")
+    check_allow_unknown: bool = Field(default=True, validation_alias="TOKENBOT_CHECK_ALLOW_UNKNOWN")
     # Digests and warnings (bot/scheduler.py)
     scheduler_enabled: bool = Field(default=True, validation_alias="TOKENBOT_SCHEDULER_ENABLED")
     slack_min_post_interval_s: float = Field(default=1.0, ge=0, validation_alias="TOKENBOT_SLACK_MIN_POST_INTERVAL_S")
@@ -40,6 +43,9 @@ class Settings(BaseSettings):
     openai_api_url: str = Field(default="https://api.openai.com", validation_alias="TOKENBOT_OPENAI_API_URL")
     anthropic_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_ANTHROPIC_ADMIN_KEY")
     anthropic_api_url: str = Field(default="https://api.anthropic.com", validation_alias="TOKENBOT_ANTHROPIC_API_URL")
+    # Reconciliation (bot/reconcile.py): a day is flagged when |estimate - bill| > max(pct of the bill, min_usd).
+    reconcile_threshold_pct: float = Field(default=5.0, ge=0, validation_alias="TOKENBOT_RECONCILE_THRESHOLD_PCT")
+    reconcile_min_usd: float = Field(default=1.0, ge=0, validation_alias="TOKENBOT_RECONCILE_MIN_USD")
 
     @field_validator("ingest_tokens", mode="before")
     @classmethod

@@ -74,3 +74,14 @@ class SlackPoster:
         the message then shows it with an image block. Returns the file id."""
         response = await self.client.files_upload_v2(content=data, filename=filename, title=title, alt_txt=alt_text)
         return str(response["file"]["id"])
+
+    async def find_posted(self, channel: str, event_type: str, key: str, oldest_ts: int) -> str | None:
+        """The ts of a message this app posted to `channel` since `oldest_ts` whose metadata carries `key`, or None.
+        Needs channels:history (groups:history for private channels)."""
+        response = await self.client.conversations_history(channel=channel, oldest=str(oldest_ts), limit=200,
+                                                           include_all_metadata=True)
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("key") == key:
+                return str(message.get("ts"))
+        return None

@@ -5,7 +5,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import admin, app_home, budget_requests, health, tokens_command, usage_http
+from handlers import admin, app_home, budget_check, budget_requests, health, tokens_command, usage_http
 from handlers import litellm_http  # noqa: E402
 
 
@@ -19,4 +19,5 @@ def register_slack(app: AsyncApp, deps: Deps) -> None:
 def register_http(web_app: web.Application, deps: Deps) -> None:
     health.register(web_app, deps)
     usage_http.register(web_app, deps)
+    budget_check.register(web_app, deps)
     litellm_http.register(web_app, deps)

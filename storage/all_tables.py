@@ -5,3 +5,4 @@ from storage import schema  # noqa: F401
 from storage import schema_requests  # noqa: F401,E402
 from storage import schema_ingest  # noqa: F401,E402
 from storage import schema_alerts  # noqa: F401,E402
+from storage import schema_billing  # noqa: F401,E402

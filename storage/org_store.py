@@ -1,6 +1,7 @@
 """Teams, people and their gateway aliases: syncing the org file, and the lookups the handlers need."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
@@ -27,6 +28,7 @@ class Team:
     auto_approve_per_month: int = 0
     escalate_above_micros: int | None = None
     request_ttl_hours: float = 72.0
+    enforcement: str = "soft"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class OrgInfo:
     finance_approvers: tuple[str, ...] = ()
     max_request_micros: int = 10_000_000_000
     max_pending_requests: int = 3
+    price_overrides: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -83,12 +86,14 @@ class OrgStore:
             org_values = {"org_name": org.name, "admins": list(org.admins), "help_contact": org.help_contact,
                           "finance_approvers": list(org.finance_approvers),
                           "max_request_micros": _micros(org.max_request_usd),
-                          "max_pending_requests": org.max_pending_requests}
+                          "max_pending_requests": org.max_pending_requests,
+                          "price_overrides": {m: dataclasses.asdict(o) for m, o in org.prices}}
             if state is None:
                 await conn.execute(insert(org_state).values(id=1, revision=1, synced_at=now_ts, **org_values))
                 changes.insert(0, f"org {org.name}: created")
             else:
-                old = {k: (list(state[k] or []) if isinstance(v, list) else state[k]) for k, v in org_values.items()}
+                old = {k: (list(state[k] or []) if isinstance(v, list) else (dict(state[k] or {}) if isinstance(v, dict)
+                           else state[k])) for k, v in org_values.items()}
                 if old != org_values:
                     changes.insert(0, f"org {org.name}: " + ", ".join(
                         k.replace("_", " ") for k in org_values if old[k] != org_values[k]) + " updated")
@@ -111,7 +116,7 @@ class OrgStore:
                       "auto_approve_micros": _micros(spec.approvals.auto_approve_usd),
                       "auto_approve_per_month": spec.approvals.auto_approve_per_month,
                       "escalate_above_micros": _micros(spec.approvals.escalate_above_usd),
-                      "request_ttl_hours": spec.approvals.expires_hours}
+                      "request_ttl_hours": spec.approvals.expires_hours, "enforcement": spec.enforcement}
             row = existing.get(spec.slug)
             if row is None:
                 result = await conn.execute(insert(teams).values(slug=spec.slug, **values))
@@ -203,7 +208,8 @@ class OrgStore:
         return OrgInfo(name=row["org_name"] or "your organisation", admins=tuple(row["admins"] or ()),
                        help_contact=row["help_contact"], revision=row["revision"],
                        finance_approvers=tuple(row["finance_approvers"] or ()),
-                       max_request_micros=row["max_request_micros"], max_pending_requests=row["max_pending_requests"])
+                       max_request_micros=row["max_request_micros"], max_pending_requests=row["max_pending_requests"],
+                       price_overrides=dict(row["price_overrides"] or {}))
 
     async def person_by_slack_id(self, slack_user_id: str) -> Person | None:
         return await self._person(people.c.slack_user_id == slack_user_id)
@@ -261,7 +267,8 @@ class OrgStore:
                     digest_names_top_spenders=row["digest_names_top_spenders"], approvers=approvers,
                     approval_channel=row["approval_channel"], auto_approve_micros=row["auto_approve_micros"],
                     auto_approve_per_month=row["auto_approve_per_month"],
-                    escalate_above_micros=row["escalate_above_micros"], request_ttl_hours=row["request_ttl_hours"])
+                    escalate_above_micros=row["escalate_above_micros"], request_ttl_hours=row["request_ttl_hours"],
+                    enforcement=row["enforcement"])
 
     async def counts(self) -> tuple[int, int]:
         async with self.engine.connect() as conn:

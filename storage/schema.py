@@ -36,6 +36,7 @@ org_state = Table(
     Column("max_pending_requests", Integer, nullable=False, default=3),
     # Changes made by admins in Slack since the last `org export`: a sync from an older file would undo them.
     Column("slack_edits", Integer, nullable=False, default=0),
+    Column("price_overrides", JSON, nullable=False, default=dict),  # model -> PriceOverride fields
 )
 
 teams = Table(
@@ -56,6 +57,7 @@ teams = Table(
     Column("auto_approve_per_month", Integer, nullable=False, default=0),
     Column("escalate_above_micros", BigInteger),
     Column("request_ttl_hours", Float, nullable=False, default=72.0),
+    Column("enforcement", String(8), nullable=False, default="soft"),  # soft | hard (budget check)
 )
 
 team_approvers = Table(

@@ -97,6 +97,7 @@ def bot_settings(tmp_path: Path, slack: FakeSlack | None, database_url: str | No
         "TOKENBOT_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}",
         "TOKENBOT_INGEST_TOKENS": f"{INGEST_TOKEN},second-token",
         "TOKENBOT_PORT": 0,
+        "TOKENBOT_CHECK_CACHE_SECONDS": 0,  # the budget check re-reads spend at once, so tests see their ingests
     }
     if slack is not None:
         values |= {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET,

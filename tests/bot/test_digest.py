@@ -188,3 +188,23 @@ async def test_min_interval_spaces_messages_per_channel() -> None:
     p = SlackPoster(Client(), 0.25, sleep=fake_sleep, monotonic=lambda: now[0])  # type: ignore[arg-type]
     await asyncio.gather(*(p.post_message("C1", "x") for _ in range(3)), p.post_message("C2", "y"))
     assert waits == [0.25, 0.25]  # C1's 2nd and 3rd message waited; C2 did not
+
+
+async def test_crash_after_posting_is_not_posted_again(bot) -> None:
+    """A process posted the digest, then died before marking it done: the one that takes over finds it in the
+    channel's history (by its message metadata) instead of posting a second copy."""
+    from bot.digest import DIGEST_EVENT
+
+    bot.clock.set(berlin(2026, 11, 18, 9, 0))
+    team = await bot.deps.org.team_by_slug("platform")
+    key = f"digest:{team.id}:2026-11-18"
+    dead = RunLog(bot.deps.engine, owner="dead-process")
+    assert await dead.claim(key, int(bot.clock.now().timestamp()), 600)
+    await poster(bot).post_message("C0PLAT", "the digest", None,
+                                   metadata={"event_type": DIGEST_EVENT, "event_payload": {"key": key}})
+    bot.clock.set(berlin(2026, 11, 18, 9, 11))
+    await run_due_digests(bot.deps, poster(bot))
+    await run_due_digests(bot.deps, poster(bot))
+    assert [c.params["channel"] for c in bot.slack.posted] == ["C0PLAT"]
+    run = await RunLog(bot.deps.engine).get(key)
+    assert run.status == "done" and "(found)" in run.detail

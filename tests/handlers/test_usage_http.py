@@ -139,3 +139,20 @@ async def test_missing_cost_is_priced_from_genai_prices(bot) -> None:
         row = (await conn.execute(select(usage_events))).mappings().one()
     assert row["cost_source"] == "price"
     assert row["cost_micros"] == 2_500_000  # gpt-4o: $2.50 per million input tokens
+
+
+async def test_org_file_prices_override_genai_prices(bot) -> None:
+    from bot.org import parse_org
+    from tests.conftest import ORG_YAML
+
+    await bot.deps.org.sync(parse_org(ORG_YAML + """prices:
+  - {model: llama-3-70b-inhouse, input_per_mtok: 0.2, output_per_mtok: 0.6}
+  - {model: gpt-4o, discount_pct: 20}
+"""), 0)
+    await bot.ingest([event(1, model="llama-3-70b-inhouse", provider=None, cost_usd=None, input_tokens=1_000_000,
+                            output_tokens=1_000_000),
+                      event(2, cost_usd=None, input_tokens=1_000_000, output_tokens=0),
+                      event(3, model="gpt-4o-mini", cost_usd=None, input_tokens=1_000_000, output_tokens=0)])
+    async with bot.deps.engine.connect() as conn:
+        costs = dict((await conn.execute(select(usage_events.c.id, usage_events.c.cost_micros))).all())
+    assert costs == {"req-1": 800_000, "req-2": 2_000_000, "req-3": 150_000}  # $0.80; 20% off $2.50; list price

@@ -110,9 +110,10 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": fault.error})
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
+        answer = self._answer(method, params)
         if method == "chat.postMessage":
-            self.posted.append(Call(method, params, token))
-        return web.json_response(self._answer(method, params))
+            self.posted.append(Call(method, params | {"_ts": answer["ts"]}, token))
+        return web.json_response(answer)
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -139,6 +140,12 @@ class FakeSlack:
                 if user["email"] == p.get("email"):
                     return {"ok": True, "user": {"id": user_id, "name": user["name"], "profile": {"email": user["email"]}}}
             return {"ok": False, "error": "users_not_found"}
+        if method == "conversations.history":  # newest first; metadata only with include_all_metadata
+            with_meta = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+            return {"ok": True, "has_more": False, "messages": [
+                {"type": "message", "ts": c.params["_ts"], "text": c.params.get("text"),
+                 **({"metadata": c.params["metadata"]} if with_meta and c.params.get("metadata") else {})}
+                for c in reversed(self.posted) if c.params.get("channel") == p.get("channel")]}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
             return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}

@@ -1,0 +1,54 @@
+"""OpenAI organization costs (`GET /v1/organization/costs`, an admin key) -> billed cost per UTC day.
+
+Asked for with `bucket_width=1d` (the only width), `start_time`/`end_time` epoch seconds (end exclusive) and `limit`
+(buckets, at most 180); each bucket (`start_time`/`end_time`) holds results with `amount: {value, currency}` (`value`
+in dollars, a number; `currency` lowercase ISO-4217, "usd"), `line_item` and `project_id` (null unless grouped by
+them). Pages continue with `page=<next_page>` while `has_more`. A day's billed cost is the sum of its results."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.deps import Deps
+from bot.pollers.costs import CostPollReport, poll_daily_costs, usd_to_micros
+from bot.pollers.common import Sleep
+
+PROVIDER = "openai"
+SOURCE = "openai_costs"
+PATH = "/v1/organization/costs"
+BUCKETS_PER_PAGE = 180  # OpenAI's maximum
+
+
+def openai_cost_micros(result: dict[str, Any]) -> int:
+    """One cost result -> micro-USD (pure). A currency other than USD is an error, never silently summed."""
+    amount = result.get("amount")
+    if amount is None:
+        return 0
+    if not isinstance(amount, dict):
+        raise ValueError(f"amount is not an object: {amount!r}")
+    currency = str(amount.get("currency") or "usd").lower()
+    if currency != "usd":
+        raise ValueError(f"a cost in {currency.upper()}, not USD")
+    return usd_to_micros(amount.get("value", 0))
+
+
+def openai_cost_params(start: int, end: int, page: str | None) -> list[tuple[str, str]]:
+    params = [("start_time", str(start)), ("end_time", str(end)), ("bucket_width", "1d"),
+              ("limit", str(BUCKETS_PER_PAGE))]
+    return params + ([("page", page)] if page else [])
+
+
+async def poll_openai_costs(deps: Deps, *, max_pages: int = 20, sleep: Sleep = asyncio.sleep,
+                            **kwargs: int) -> CostPollReport:
+    s = deps.settings
+    if s.openai_admin_key is None or not s.openai_api_url:
+        return CostPollReport(source="openai costs",
+                              error="not configured: set TOKENBOT_OPENAI_ADMIN_KEY (an admin key)")
+    return await poll_daily_costs(
+        deps, provider=PROVIDER, source=SOURCE, label=f"OpenAI {PATH}", url=s.openai_api_url + PATH,
+        headers={"Authorization": f"Bearer {s.openai_admin_key.get_secret_value()}"},
+        params=openai_cost_params, span=lambda b: (int(b["start_time"]), int(b["end_time"])),
+        amount=openai_cost_micros, max_pages=max_pages, sleep=sleep, **kwargs)
+
+
+__all__ = ["poll_openai_costs", "openai_cost_micros", "openai_cost_params", "SOURCE", "PROVIDER"]
