@@ -19,7 +19,9 @@ from bot.deps import Deps
 from bot.ingestion import Ingestion
 from bot.pricing import Pricer
 from bot.settings import Settings
-from storage.db import create_schema, make_engine
+from bot.metrics import Metrics, MeteredWebClient
+from storage.db import make_engine
+from storage.migrate import upgrade
 from storage.ledger import Ledger
 from storage.org_store import OrgStore
 from storage.requests_store import RequestStore
@@ -27,20 +29,25 @@ from storage.requests_store import RequestStore
 log = logging.getLogger(__name__)
 
 
-async def build_deps(settings: Settings, clock: Clock | None = None) -> Deps:
+async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bool = True) -> Deps:
+    """`migrate`: bring the schema to the latest Alembic revision first (tests start from a migrated copy instead)."""
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
-    await create_schema(engine)
+    if migrate:
+        await upgrade(engine)
     org = OrgStore(engine)
     ledger = Ledger(engine, Pricer())
-    return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger,
-                ingestion=Ingestion(ledger, org, clock), requests=RequestStore(engine),
-                slack=slack_client(settings) if settings.slack_bot_token is not None else None)
+    metrics = Metrics()
+    ingestion = Ingestion(ledger, org, clock)
+    ingestion.metrics = metrics
+    return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
+                requests=RequestStore(engine), metrics=metrics,
+                slack=slack_client(settings, metrics) if settings.slack_bot_token is not None else None)
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
+def slack_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return AsyncWebClient(
+    client = MeteredWebClient(
         token=token,
         base_url=settings.slack_api_url,
         # Slack's own retry handlers: 429 with Retry-After, 5xx, and dropped connections.
@@ -48,6 +55,8 @@ def slack_client(settings: Settings) -> AsyncWebClient:
                         AsyncRateLimitErrorRetryHandler(max_retry_count=3),
                         AsyncServerErrorRetryHandler(max_retry_count=2)],
     )
+    client.metrics = metrics
+    return client
 
 
 def build_bolt_app(deps: Deps) -> AsyncApp:
@@ -55,7 +64,7 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
     assert s.slack_signing_secret is not None
     # AsyncApp verifies its token (auth.test) lazily on the first Slack request, so a Slack outage at start-up
     # cannot stop ingestion from starting.
-    app = AsyncApp(client=slack_client(s), signing_secret=s.slack_signing_secret.get_secret_value())
+    app = AsyncApp(client=slack_client(s, deps.metrics), signing_secret=s.slack_signing_secret.get_secret_value())
     handlers.register_slack(app, deps)
     return app
 

@@ -57,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, nargs="?", help="default: standard output")
     p.set_defaults(func=cmd_org_export)
 
+    db = sub.add_parser("db", help="the database schema (Alembic migrations)").add_subparsers()
+    p = db.add_parser("upgrade", help="migrate the database to the latest schema (safe with several replicas)")
+    p.set_defaults(func=cmd_db_upgrade)
+    p = db.add_parser("current", help="print the database's schema revision and the latest one")
+    p.set_defaults(func=cmd_db_current)
+    p = db.add_parser("revision", help="developers: write a migration from the models' difference to the database")
+    p.add_argument("--message", "-m", required=True)
+    p.set_defaults(func=cmd_db_revision)
+
     usage = sub.add_parser("usage", help="usage events").add_subparsers()
     p = usage.add_parser("import", help="backfill usage from JSON, NDJSON or CSV (same validation as the API)")
     p.add_argument("file", type=Path)
@@ -172,11 +181,53 @@ async def _sync_org(deps, path: Path) -> list[str]:  # noqa: ANN001
     if deps.settings.slack_bot_token is not None:
         from bot.app import slack_client
 
-        lines += await link_people_by_email(deps.org, slack_client(deps.settings))
+        lines += await link_people_by_email(deps.org, deps.slack)
     moved = await deps.ledger.reattribute(await deps.ingestion.directory())
     if moved:
         lines.append(f"{moved:,} earlier events of newly known people attributed to them")
     return lines
+
+
+async def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage.db import make_engine
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        before = await current_revision(engine)
+        await upgrade(engine)
+        after = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    print(f"database at {after} (was {before or 'empty'}; latest {head_revision()})")
+    return 0
+
+
+async def cmd_db_current(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage.db import make_engine
+    from storage.migrate import current_revision, head_revision
+
+    engine = make_engine(settings.database_url)
+    try:
+        current = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    print(f"database: {current or 'empty'}; latest: {head}; {'current' if current == head else 'needs `tokenbot db upgrade`'}")
+    return 0 if current == head else 1
+
+
+async def cmd_db_revision(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import make_engine
+    from storage.migrate import autogenerate, upgrade
+
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)  # the revision is the difference between the models and the latest schema
+        await autogenerate(engine, args.message)
+    finally:
+        await engine.dispose()
+    return 0
 
 
 async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:

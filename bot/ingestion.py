@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.pricing import PriceOverride
 from bot.usage_events import Rejection, parse_events, split_body
 from storage.ledger import Ledger
@@ -27,6 +28,7 @@ class Ingestion:
         self.org = org
         self.clock = clock
         self._directory: Directory | None = None
+        self.metrics: Metrics | None = None
 
     async def directory(self) -> Directory:
         """The alias map, reloaded only when an org sync (in any process) has moved the revision."""
@@ -46,5 +48,10 @@ class Ingestion:
         events, rejections = parse_events(items, now_ts)
         result = await self.ledger.ingest(events, await self.directory(), now_ts, source)
         await self.ledger.dead_letter(rejections, source, now_ts)
+        if self.metrics is not None:
+            dupes = result.duplicates + (len(items) - len(events) - len(rejections))
+            for outcome, n in (("accepted", result.accepted), ("duplicate", dupes), ("rejected", len(rejections))):
+                if n:
+                    self.metrics.events.labels(source=source.split(":")[0], outcome=outcome).inc(n)
         return IngestReport(accepted=result.accepted, duplicates=result.duplicates + (len(items) - len(events) - len(rejections)),
                             rejected=rejections)

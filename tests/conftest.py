@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,20 +72,67 @@ class RunningBot:
 POSTGRES_URL = os.environ.get("TOKENBOT_TEST_POSTGRES_URL")
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+def _admin_connect(base):  # noqa: ANN001, ANN202
+    import asyncpg
+
+    return asyncpg.connect(user=base.username, host=base.host or "127.0.0.1", port=base.port or 5432,
+                           database=base.database or "postgres", password=base.password)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The schema, built once per session by the real Alembic migrations; each test starts from a copy of it."""
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    async def migrate(url: str) -> None:
+        engine = make_engine(url)
+        await upgrade(engine)
+        await engine.dispose()
+
     if not POSTGRES_URL:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        asyncio.run(migrate(f"sqlite+aiosqlite:///{path}"))
+        yield str(path)
+        return
+    base = make_url(POSTGRES_URL)
+    name = f"tokenbot_template_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        admin = await _admin_connect(base)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        await migrate(base.set(database=name).render_as_string(hide_password=False))
+
+    async def drop() -> None:
+        admin = await _admin_connect(base)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(create())
+    yield name
+    asyncio.run(drop())
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, migrated_template: str) -> AsyncIterator[str]:
+    if not POSTGRES_URL:
+        import shutil
+
+        shutil.copyfile(migrated_template, tmp_path / "tokenbot.db")
         yield f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}"
         return
-    import asyncpg
     from sqlalchemy.engine import make_url
 
     base = make_url(POSTGRES_URL)
     name = f"tokenbot_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(user=base.username, host=base.host or "127.0.0.1", port=base.port or 5432,
-                                  database=base.database or "postgres", password=base.password)
+    admin = await _admin_connect(base)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
         yield base.set(database=name).render_as_string(hide_password=False)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -116,7 +163,7 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture
 async def bot(tmp_path: Path, fake_slack: FakeSlack, database_url: str) -> AsyncIterator[RunningBot]:
     clock = ManualClock(NOW)
-    deps = await build_deps(bot_settings(tmp_path, fake_slack, database_url), clock)
+    deps = await build_deps(bot_settings(tmp_path, fake_slack, database_url), clock, migrate=False)
     await deps.org.sync(parse_org(ORG_YAML), int(NOW.timestamp()))
     runner = app_runner(build_web_app(deps, build_bolt_app(deps)))
     await runner.setup()
