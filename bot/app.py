@@ -65,6 +65,14 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
     # AsyncApp verifies its token (auth.test) lazily on the first Slack request, so a Slack outage at start-up
     # cannot stop ingestion from starting.
     app = AsyncApp(client=slack_client(s, deps.metrics), signing_secret=s.slack_signing_secret.get_secret_value())
+
+    async def metered_client(context, next) -> None:  # noqa: ANN001, A002 - bolt's middleware signature
+        # Bolt builds a plain client per request; listeners get our metered one (same token, base URL and retries).
+        if deps.slack is not None:
+            context["client"] = deps.slack
+        await next()
+
+    app.middleware(metered_client)
     handlers.register_slack(app, deps)
     return app
 

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"tokenbot: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logs import configure_logging
+
+    configure_logging(settings)
     try:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:
@@ -152,7 +154,7 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         await socket_handler.connect_async()
         log.info("Socket Mode connected (no public URL needed)")
     scheduler = None
-    if settings.scheduler_enabled and deps.slack is not None:  # digests and warnings (bot/scheduler.py)
+    if settings.scheduler_enabled:  # digests, warnings, request timers (with Slack) and pollers (bot/scheduler.py)
         from bot.scheduler import build_scheduler
 
         scheduler = build_scheduler(deps)

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
+    log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="TOKENBOT_LOG_FORMAT")
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.
     check_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias="TOKENBOT_CHECK_CACHE_SECONDS")
     check_allow_unknown: bool = Field(default=True, validation_alias="TOKENBOT_CHECK_ALLOW_UNKNOWN")
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     scan_interval_s: int = Field(default=300, ge=30, validation_alias="TOKENBOT_SCAN_INTERVAL_S")
     digest_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="TOKENBOT_DIGEST_CONCURRENCY")
     # Gateway and provider usage pollers (bot/pollers/); each is off until its URL/key is set.
+    poll_interval_s: int = Field(default=900, ge=60, validation_alias="TOKENBOT_POLL_INTERVAL_S")
     litellm_url: str | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_URL")
     litellm_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_ADMIN_KEY")
     openai_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_OPENAI_ADMIN_KEY")
@@ -84,6 +86,15 @@ class Settings(BaseSettings):
     @property
     def slack_configured(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value, for the log redaction filter."""
+        values = [t.get_secret_value() for t in self.ingest_tokens]
+        for field in type(self).model_fields:
+            value = getattr(self, field)
+            if isinstance(value, SecretStr):
+                values.append(value.get_secret_value())
+        return values
 
     def missing_slack_variables(self) -> list[str]:
         missing = []

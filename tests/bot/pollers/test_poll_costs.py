@@ -166,3 +166,18 @@ async def test_not_configured_and_wrong_key(bot, openai, anthropic) -> None:  # 
     bad = deps_with(bot.deps, anthropic_admin_key="sk-ant-admin-wrong", anthropic_api_url=anthropic.url)
     assert "HTTP 401" in (await poll_anthropic_costs(bad)).error
     assert await billed(bot, "anthropic") == {}
+
+
+def test_cli_poll_costs_without_a_key_says_what_to_set(tmp_path) -> None:  # noqa: ANN001
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TOKENBOT_"))}
+    env["TOKENBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    for source, variable in (("openai-costs", "TOKENBOT_OPENAI_ADMIN_KEY"), ("anthropic-costs", "TOKENBOT_ANTHROPIC_ADMIN_KEY")):
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "poll", source], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and f"ERROR not configured: set {variable}" in result.stdout, result
