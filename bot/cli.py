@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--message", "-m", required=True)
     p.set_defaults(func=cmd_db_revision)
 
+    p = sub.add_parser("retention", help="prune raw events older than TOKENBOT_RETENTION_DAYS (rollups are kept)")
+    p.set_defaults(func=cmd_retention)
+    p = sub.add_parser("check", help="prove the rollups equal the raw sums for every hour raw events still cover")
+    p.set_defaults(func=cmd_check)
+
     usage = sub.add_parser("usage", help="usage events").add_subparsers()
     p = usage.add_parser("import", help="backfill usage from JSON, NDJSON or CSV (same validation as the API)")
     p.add_argument("file", type=Path)
@@ -230,6 +235,41 @@ async def cmd_db_revision(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     return 0
+
+
+async def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from storage.retention import prune
+
+    deps = await build_deps(settings)
+    try:
+        report = await prune(deps.engine, int(deps.clock.now().timestamp()), settings.retention_days)
+    finally:
+        await deps.engine.dispose()
+    print(f"pruned {report.events:,} raw events and {report.dead_letters:,} dead letters older than "
+          f"{settings.retention_days} days, and {report.job_runs:,} finished job claims; rollups are kept")
+    return 0
+
+
+async def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.app import build_deps
+    from bot.budget import usd
+    from storage.retention import check_rollups
+
+    deps = await build_deps(settings)
+    try:
+        result = await check_rollups(deps.engine)
+    finally:
+        await deps.engine.dispose()
+    if result.from_hour is None:
+        print("no raw events: nothing to check")
+        return 0
+    print(f"{result.hours_checked:,} hours checked: raw events {usd(result.raw_cost_micros)}, "
+          f"rollups {usd(result.rollup_cost_micros)}")
+    for line in result.mismatches[:50]:
+        print("  MISMATCH " + line)
+    print("rollups equal the raw sums" if result.ok else f"{len(result.mismatches)} mismatches")
+    return 0 if result.ok else 1
 
 
 async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:

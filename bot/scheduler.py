@@ -41,6 +41,11 @@ class Jobs:
 
         await tick(self.deps)
 
+    async def retention(self) -> object:
+        from storage.retention import prune
+
+        return await prune(self.deps.engine, int(self.deps.clock.now().timestamp()), self.deps.settings.retention_days)
+
     async def run(self, name: str, interval_s: int, job: Callable[[], Awaitable[object]]) -> bool:
         """Run `job` if this process wins its time slot. Failures are logged and counted; the next slot retries."""
         now = int(self.deps.clock.now().timestamp())
@@ -88,6 +93,7 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     start = deps.clock.now()  # first runs at start-up (the catch-up), then on APScheduler's interval
     planned: list[tuple[str, int, Callable[[], Awaitable[object]]]] = list(pollers(deps))
+    planned.append(("retention", 86400, jobs.retention))
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
                     ("request-timers", 60, jobs.request_timers)]
@@ -95,6 +101,6 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
         async def tick(name: str = name, interval: int = interval, job=job) -> None:  # noqa: ANN001
             await jobs.run(name, interval, job)
 
-        scheduler.add_job(tick, IntervalTrigger(seconds=interval), id=name, max_instances=1, coalesce=True,
+        scheduler.add_job(tick, IntervalTrigger(seconds=interval), id=name, name=name, max_instances=1, coalesce=True,
                           next_run_time=start, misfire_grace_time=None)
     return scheduler

@@ -84,7 +84,7 @@ class Ledger:
                 stmt = self._insert(failed_requests_hourly)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=list(keys), set_={"failures": failed_requests_hourly.c.failures + stmt.excluded.failures})
-                await conn.execute(stmt, [dict(zip(keys, key)) | {"failures": n} for key, n in failures.items()])
+                await conn.execute(stmt, [dict(zip(keys, key)) | {"failures": n} for key, n in sorted(failures.items())])
         return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
 
     async def failed_requests(self, from_hour: int, to_hour: int, person_id: int | None = None) -> int:
@@ -100,7 +100,8 @@ class Ledger:
         """INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids that were new."""
         if self._write_lock is None:
             stmt = self._insert(usage_events).on_conflict_do_nothing(index_elements=["id"]).returning(usage_events.c.id)
-            return set((await conn.execute(stmt, rows)).scalars())
+            # In id order: concurrent batches sharing ids then lock them in one order and cannot deadlock.
+            return set((await conn.execute(stmt, sorted(rows, key=lambda r: r["id"]))).scalars())
         # SQLite: one multi-row statement through the driver. SQLAlchemy's per-row parameter processing was half of
         # the ingestion CPU time, and SQLite itself inserts 300k rows/s.
         inserted: set[str] = set()
@@ -146,7 +147,9 @@ class Ledger:
             stmt = self._insert(table)
             stmt = stmt.on_conflict_do_update(index_elements=list(keys),
                                               set_={m: table.c[m] + stmt.excluded[m] for m in ROLLUP_MEASURES})
-            await conn.execute(stmt, [dict(zip(keys, key)) | dict(zip(ROLLUP_MEASURES, m)) for key, m in batch.items()])
+            # In key order: concurrent transactions then lock shared rollup rows in one order (PostgreSQL would
+            # otherwise abort one of them with a deadlock, a 500 for that batch).
+            await conn.execute(stmt, [dict(zip(keys, key)) | dict(zip(ROLLUP_MEASURES, m)) for key, m in sorted(batch.items())])
 
     async def reattribute(self, directory: Directory) -> int:
         """Give events of users who were unknown when they arrived to the people the org file now names.
@@ -212,7 +215,8 @@ class Ledger:
                 .where(where, table.c.hour.between(from_hour, to_hour))
                 .group_by(table.c.hour, table.c.model))
         async with self.engine.connect() as conn:
-            return [HourlyRow(*r) for r in await conn.execute(stmt)]
+            # PostgreSQL sums BIGINT as NUMERIC (Decimal): integers here, as on SQLite.
+            return [HourlyRow(r[0], r[1], *(int(v) for v in r[2:])) for r in await conn.execute(stmt)]
 
     async def window_totals(self, scope: str, key: int, starts: Sequence[int], to_hour: int
                             ) -> dict[str, list[tuple[int, int, int, int]]]:

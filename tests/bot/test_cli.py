@@ -75,7 +75,7 @@ def test_serve_without_slack_credentials_starts_and_says_what_to_set(tmp_path: P
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         body = None
-        for _ in range(100):
+        for _ in range(600):  # bounded: start-up migrates the database first
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
                     body = resp.read().decode()
