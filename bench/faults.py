@@ -387,6 +387,9 @@ async def slack_outage(db_url: str, tmp: Path, n: int) -> None:
         slack.faults.clear()  # Slack recovers
         print(f"  requests answered 200 'sent to …': {ok} of {n}; chat.postMessage attempts during the outage: "
               f"{failed_during}; cards delivered during the outage: {len(slack.posted)}")
+        for a in answers:
+            if not (a.startswith("200") and "sent to" in a):
+                print(f"  other answer: {a}")
         settings = load_settings(**env)
         later = ManualClock(datetime.now(UTC) + timedelta(seconds=61))  # failed cards are due again after 60 s
         deps1 = await build_deps(settings, later, migrate=False)

@@ -206,7 +206,7 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackP
             result.failed.append((s.target, f"{type(exc).__name__}: {exc}"))
             all_sent = False
         else:
-            await runs.complete(key, now_ts)
+            await runs.complete(key, now_ts, text.splitlines()[0])  # the headline: the admins' App Home lists it
             result.messages.append((s.target, text))
     if all_sent and not dry_run:
         st = det.state()

@@ -11,7 +11,7 @@ from bot.budget import project
 from bot.deps import Deps
 from bot.home_render import TeamRisk, home_view
 from bot.identity import find_person, slack_error
-from bot.render import me_message, text_message
+from bot.render import escape, me_message, text_message
 from bot.reports import me_report
 from bot.roles import viewer
 from bot.summary import windows
@@ -59,18 +59,41 @@ async def build_home(deps: Deps, user_id: str) -> dict:
     my_teams = await team_risks(deps, [t for t in teams if t.id in who.approves]) if who.approves else []
     all_teams = await team_risks(deps, teams) if who.is_admin else None
     warnings = await latest_warnings(deps) if who.is_admin else []
+    if who.is_admin and (line := await reconciliation_line(deps)):
+        warnings.insert(0, line)
     return home_view(me_blocks, my_requests, pending, my_teams, all_teams, warnings)
 
 
-async def latest_warnings(deps: Deps) -> list[str]:
-    """The most recent budget and spike warnings, from the scan's own records."""
-    try:
-        from storage.alerts_store import AlertStore
-    except ImportError:  # pragma: no cover - the alerts module is part of the digest feature
-        return []
-    store = AlertStore(deps.engine)
-    recent = getattr(store, "recent_warnings", None)
-    return await recent(10) if recent is not None else []
+async def latest_warnings(deps: Deps, limit: int = 10) -> list[str]:
+    """The most recent spike warnings (their headlines, as the scan recorded them) and budget lines crossed."""
+    from sqlalchemy import select
+
+    from bot.request_render import slack_date
+    from storage.schema import people, teams
+    from storage.schema_alerts import budget_alerts, job_runs
+
+    async with deps.engine.connect() as conn:
+        spikes = (await conn.execute(select(job_runs.c.done_at, job_runs.c.detail).where(
+            job_runs.c.kind == "spike", job_runs.c.status == "done").order_by(job_runs.c.done_at.desc())
+            .limit(limit))).all()
+        lines = (await conn.execute(select(budget_alerts).order_by(budget_alerts.c.fired_at.desc()).limit(limit))).mappings().all()
+        team_names = dict((await conn.execute(select(teams.c.id, teams.c.name))).all())
+        person_names = {pid: name or email for pid, name, email in await conn.execute(
+            select(people.c.id, people.c.name, people.c.email))}
+    items = [(at, f"{slack_date(at, '{date_short} {time}')} {escape(detail or 'spike')}") for at, detail in spikes]
+    for a in lines:
+        who = team_names.get(a["subject_id"], "?") if a["scope"] == "team" else person_names.get(a["subject_id"], "?")
+        items.append((a["fired_at"], f"{slack_date(a['fired_at'], '{date_short} {time}')} {escape(who)} crossed "
+                                     f"{a['threshold_pct']}% of its {a['period']} budget"))
+    return [text for _, text in sorted(items, key=lambda x: -x[0])[:limit]]
+
+
+async def reconciliation_line(deps: Deps) -> str | None:
+    """Gateway estimate against the providers' bills, month to date (None before any bill was read)."""
+    from bot.reconcile import load_reconciliation, reconcile_summary_line
+
+    result = await load_reconciliation(deps)
+    return reconcile_summary_line(result) if result is not None else None
 
 
 async def publish_home(deps: Deps, user_id: str) -> None:

@@ -5,6 +5,7 @@ import hmac
 import logging
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from bot.deps import Deps
 from bot.usage_events import BodyError
@@ -63,6 +64,11 @@ def register(web_app: web.Application, deps: Deps) -> None:
         except BodyError as exc:
             await deps.ingestion.ledger.dead_letter_body(body, str(exc), "api", int(deps.clock.now().timestamp()))
             return error(400, str(exc))
+        except (DBAPIError, OSError) as exc:  # the database is restarting or unreachable: nothing was stored
+            log.warning("usage batch not stored, database unavailable (%s: %s)", type(exc).__name__, str(exc)[:200])
+            resp = error(503, "database unavailable; nothing was stored: retry the batch")
+            resp.headers["Retry-After"] = "1"
+            return resp
         status = 200 if report.accepted or report.duplicates or not report.rejected else 422
         return web.json_response(report.as_json(), status=status)
 

@@ -73,7 +73,14 @@ async def test_home_differs_by_role(bot) -> None:
     assert "Waiting for your approval (1)" in approver_text and "Budget request #1: $50.00" in approver_text
     assert any(b["type"] == "actions" and b["elements"][0]["action_id"] == "budget_request_approve" for b in approver["blocks"])
     assert "*Platform*: $900.00 of $1,000.00 (90%)" in approver_text and "Research" not in approver_text
+    from bot.alerts import scan
+    from tests.bot.digest_support import poster
+
+    await scan(bot.deps, poster(bot))  # Platform is at 90% of its budget: the 50% and 80% lines are crossed
+    admin = await build_home(bot.deps, "U0ADMIN")
+    assert_valid_home(admin)
     admin_text = block_texts(admin["blocks"])
+    assert "Platform crossed 80% of its 2026-11 budget" in admin_text
     ranked = [line for line in admin_text.splitlines() if line.startswith(("*Platform*", "*Research*"))]
     assert ranked[0].startswith("*Platform*") and ":rotating_light:" in ranked[0]  # projected overrun comes first
 
