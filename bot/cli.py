@@ -132,12 +132,23 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
     deps = await build_deps(settings)
     if settings.org_file is not None:
-        try:
-            for line in await _sync_org(deps, settings.org_file):
-                log.info("org sync: %s", line)
-        except OrgFileError as exc:
-            log.error("the org file %s has problems; nothing was changed:\n%s", settings.org_file, exc)
-            return 1
+        from sqlalchemy.exc import DBAPIError
+
+        for attempt in range(5):
+            try:
+                for line in await _sync_org(deps, settings.org_file):
+                    log.info("org sync: %s", line)
+                break
+            except OrgFileError as exc:
+                log.error("the org file %s has problems; nothing was changed:\n%s", settings.org_file, exc)
+                return 1
+            except DBAPIError as exc:
+                # Replicas starting together sync the same file at once; the loser's transaction rolls back whole,
+                # and the retry finds the winner's rows (and nothing left to change).
+                if attempt == 4:
+                    raise
+                log.warning("org sync collided with another process (%s); retrying", type(exc.orig).__name__)
+                await asyncio.sleep(0.5 + attempt)
     bolt_app = None
     if settings.slack_configured:
         bolt_app = build_bolt_app(deps)

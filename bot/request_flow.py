@@ -2,6 +2,7 @@
 committed before any message about it goes out, and every message is recorded so it can be rewritten or retried."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,7 @@ async def create_request(deps: Deps, user_id: str, amount_text: str, reason_text
                                             await deps.requests.count_auto_approved(person.id, request.month)):
         await deps.requests.decide(request.id, "team", "approved", "auto", now, adjustment=_adjustment(request, person, team))
         request = await deps.requests.get(request.id)
-        await deliver_cards(deps, request, await approvers_for(deps, request, team))  # still announced
+        await _deliver_within_ack(deps, request, await approvers_for(deps, request, team))  # still announced
         return Outcome(True, f"Approved automatically (request #{request.id}, {usd(amount)}). "
                              f"{await new_budget_text(deps, person, team)}")
     recipients = await approvers_for(deps, request, team)
@@ -79,7 +80,7 @@ async def create_request(deps: Deps, user_id: str, amount_text: str, reason_text
         await deps.requests.decide(request.id, "team", "cancelled", "system", now, "no approver could be found")
         return Outcome(False, "Your team has no approvers in the org file and no finance approvers are set; "
                               "ask your FinOps admins.")
-    await deliver_cards(deps, request, recipients)
+    await _deliver_within_ack(deps, request, recipients)
     who = ", ".join(f"<@{r}>" if r.startswith(("U", "W")) else f"<#{r}>" for r in recipients)
     return Outcome(True, f"Request #{request.id} for {usd(amount)} sent to {who}. It expires "
                          f"<!date^{request.expires_at}^{{date_short_pretty}} {{time}}|in {team.request_ttl_hours if team else 72:g} hours>.")
@@ -256,10 +257,24 @@ async def tick(deps: Deps) -> dict[str, int]:
     return counts
 
 
+_BACKGROUND: set[asyncio.Task] = set()
+ACK_BUDGET_S = 1.5
+
+
+async def _deliver_within_ack(deps: Deps, request: BudgetRequest, recipients: list[str]) -> None:
+    """Deliver the cards, but never hold the slash command's answer past Slack's 3 s: when Slack is slow (429s,
+    retries), delivery goes on in the background; the request is already stored, and failures are retried."""
+    task = asyncio.ensure_future(deliver_cards(deps, request, recipients))
+    done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_S)
+    if not done:
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+
+
 # Slack delivery. Messages are recorded before they are sent; a failed one is retried by `tick`.
 async def deliver_cards(deps: Deps, request: BudgetRequest, recipients: list[str]) -> None:
     for recipient in recipients:
-        message_id = await deps.requests.add_message(request.id, "card", recipient)
+        message_id = await deps.requests.add_message(request.id, "card", recipient, _now(deps))
         await _send(deps, await deps.requests.message(message_id), request)
 
 
@@ -268,7 +283,7 @@ async def notify(deps: Deps, request: BudgetRequest, text: str) -> None:
 
 
 async def send_text(deps: Deps, request: BudgetRequest, recipient: str, text: str) -> None:
-    message_id = await deps.requests.add_message(request.id, "notice", recipient, text)
+    message_id = await deps.requests.add_message(request.id, "notice", recipient, _now(deps), text)
     await _send(deps, await deps.requests.message(message_id), request)
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.schema_requests import audit_log, budget_adjustments, budget_requests, request_messages
 
+STUCK_AFTER_S = 300
+
 
 @dataclass(frozen=True)
 class BudgetRequest:
@@ -168,11 +170,12 @@ class RequestStore:
             return [dict(r) for r in rows.mappings()]
 
     # Messages: every card copy and notice, so they can be rewritten and failed ones retried.
-    async def add_message(self, request_id: int, kind: str, recipient: str, text: str | None = None) -> int:
+    async def add_message(self, request_id: int, kind: str, recipient: str, now_ts: int, text: str | None = None) -> int:
         async with self.engine.begin() as conn:
             result = await conn.execute(insert(request_messages).values(
                 request_id=request_id, kind=kind, recipient=recipient, text=text, status="pending", attempts=0,
-                next_attempt_at=0))
+                # A send that is still "pending" after this (its process died mid-send) is retried like a failure.
+                next_attempt_at=now_ts + STUCK_AFTER_S))
             return result.inserted_primary_key[0]
 
     async def messages(self, request_id: int, kind: str | None = None) -> list[RequestMessage]:
@@ -199,17 +202,18 @@ class RequestStore:
                 next_attempt_at=retry_at))
 
     async def claim_retry(self, message_id: int, attempts: int, now_ts: int) -> bool:
-        """Take a failed delivery for one retry (so two processes never send it twice)."""
+        """Take a failed (or stuck) delivery for one retry (so two processes never send it twice)."""
         async with self.engine.begin() as conn:
             result = await conn.execute(update(request_messages).where(
-                request_messages.c.id == message_id, request_messages.c.status == "failed",
-                request_messages.c.attempts == attempts).values(status="pending", next_attempt_at=now_ts))
+                request_messages.c.id == message_id, request_messages.c.status.in_(("failed", "pending")),
+                request_messages.c.attempts == attempts, request_messages.c.next_attempt_at <= now_ts)
+                .values(status="pending", next_attempt_at=now_ts + STUCK_AFTER_S))
             return result.rowcount == 1
 
     async def failed_messages(self, now_ts: int, max_attempts: int) -> list[RequestMessage]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(request_messages).where(
-                request_messages.c.status == "failed", request_messages.c.next_attempt_at <= now_ts,
+                request_messages.c.status.in_(("failed", "pending")), request_messages.c.next_attempt_at <= now_ts,
                 request_messages.c.attempts < max_attempts))).mappings().all()
         return [_message(r) for r in rows]
 

@@ -275,3 +275,15 @@ async def test_failed_dm_still_reaches_other_approvers_and_is_retried(bot, caplo
     assert len(to_boss) == 2 and has_buttons(to_boss[1].params)  # the failed attempt, then the delivered card
     messages = await bot.deps.requests.messages(1, "card")
     assert [m.status for m in messages] == ["sent", "sent"]
+
+
+async def test_a_card_stuck_by_a_dead_process_is_sent_later(bot) -> None:
+    await bot.sender.command("request 50 evals", "U0ADA", bot.slack.response_url())
+    # A second approver's card was recorded, then its process died before sending it.
+    message_id = await bot.deps.requests.add_message(1, "card", "U0ALAN", int(bot.clock.now().timestamp()))
+    assert (await request_flow.tick(bot.deps))["retried"] == 0  # it may still be in flight
+    bot.clock.advance(timedelta(minutes=5, seconds=1))
+    assert (await request_flow.tick(bot.deps))["retried"] == 1
+    assert (await bot.deps.requests.message(message_id)).status == "sent"
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0ALAN"]) == 1
+    assert (await request_flow.tick(bot.deps))["retried"] == 0
