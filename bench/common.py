@@ -48,3 +48,32 @@ def percentiles(samples_s: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples_s)
     q = statistics.quantiles(ms, n=100, method="inclusive")
     return f"p50 {q[49]:6.2f} ms  p99 {q[98]:6.2f} ms  max {ms[-1]:6.2f} ms  (n={len(ms)})"
+
+
+def fresh_postgres(base_url: str, name: str) -> str:
+    """Drop and create database `name` on the server of `base_url`; returns its SQLAlchemy URL."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(base_url)
+
+    async def recreate() -> None:
+        admin = await asyncpg.connect(user=base.username, host=base.host or "127.0.0.1", port=base.port or 5432,
+                                      database=base.database or "postgres", password=base.password)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+
+    asyncio.run(recreate())
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def bot_processes(env: dict[str, str], count: int):  # noqa: ANN201
+    """`count` replicas on one database, started one after another (each migrates and syncs, then the next)."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        yield [stack.enter_context(bot_process(env)) for _ in range(count)]

@@ -18,7 +18,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import bot_process  # noqa: E402
+from bench.common import bot_processes, fresh_postgres  # noqa: E402
 from bot.usage_events import parse_events, split_body  # noqa: E402
 
 TOKEN = "bench-token"
@@ -58,11 +58,12 @@ def parse_only_rate(bodies: list[bytes]) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, int]:
+async def post_all(urls: list[str], bodies: list[bytes], concurrency: int) -> tuple[float, int]:
+    """`concurrency` senders per replica, each posting to its replica, all taking batches from one queue."""
     queue = list(reversed(bodies))
     accepted = 0
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, url: str) -> None:
         nonlocal accepted
         while queue:
             body = queue.pop()
@@ -75,7 +76,7 @@ async def post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[flo
 
     async with aiohttp.ClientSession() as session:
         t0 = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(session, url) for url in urls for _ in range(concurrency)))
         return time.perf_counter() - t0, accepted
 
 
@@ -92,21 +93,25 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--people", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=4, help="senders per replica")
+    parser.add_argument("--replicas", type=int, default=1, help="`tokenbot serve` processes on the one database")
+    parser.add_argument("--postgres", help="a PostgreSQL server URL: a fresh database is created on it")
     args = parser.parse_args()
     bodies = make_bodies(args.events, args.batch, args.people)
     warmup = make_bodies(5_000, args.batch, args.people, seed=2)
     parse_rate = parse_only_rate(bodies)
     with tempfile.TemporaryDirectory() as tmp:
         write_org(Path(tmp) / "org.yml", args.people)
-        env = {"TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db", "TOKENBOT_INGEST_TOKENS": TOKEN,
-               "TOKENBOT_ORG_FILE": f"{tmp}/org.yml"}
-        with bot_process(env) as url:
-            asyncio.run(post_all(url, warmup, args.concurrency))
-            elapsed, accepted = asyncio.run(post_all(url, bodies, args.concurrency))
+        database = (fresh_postgres(args.postgres, "tokenbot_bench_ingest") if args.postgres
+                    else f"sqlite+aiosqlite:///{tmp}/bench.db")
+        env = {"TOKENBOT_DATABASE_URL": database, "TOKENBOT_INGEST_TOKENS": TOKEN, "TOKENBOT_ORG_FILE": f"{tmp}/org.yml"}
+        with bot_processes(env, args.replicas) as urls:
+            asyncio.run(post_all(urls, warmup, args.concurrency))
+            elapsed, accepted = asyncio.run(post_all(urls, bodies, args.concurrency))
     rate = accepted / elapsed
-    print(f"ingest over HTTP, SQLite, batches of {args.batch}, {args.concurrency} senders: "
-          f"{accepted:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
+    backend = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"ingest over HTTP, {backend}, {args.replicas} replica(s), batches of {args.batch}, "
+          f"{args.concurrency * args.replicas} senders: {accepted:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
     print(f"parse-and-validate only (same bodies, one core):          {parse_rate:,.0f} events/s "
           f"(HTTP+DB rate is {rate / parse_rate:.0%} of it)")
 

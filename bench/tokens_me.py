@@ -21,10 +21,13 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import OUT, bot_process, percentiles  # noqa: E402
+from bench.common import OUT, bot_process, fresh_postgres, percentiles  # noqa: E402
 from bot.org import OrgFile, PersonSpec, TeamSpec  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from storage.db import create_schema, make_engine  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from storage.db import make_engine  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
 from storage.org_store import OrgStore  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 from tests.support.slack_requests import sign, slash_command_body  # noqa: E402
@@ -45,26 +48,27 @@ def org_for(people: int) -> OrgFile:
     return OrgFile(name="Bench", admins=(), help_contact=None, teams=teams, people=persons)
 
 
-def seed(path: Path, people: int) -> None:
+def seed(path: Path | str, people: int) -> None:
+    """Seed a SQLite file (a Path) or a PostgreSQL database (a postgresql+asyncpg:// URL string)."""
     random.seed(people)
-    url = f"sqlite+aiosqlite:///{path}"
+    url = path if isinstance(path, str) else f"sqlite+aiosqlite:///{path}"
+    asyncio.run(_seed(url, people))
 
-    async def org() -> None:
-        engine = make_engine(url)
-        await create_schema(engine)
-        await OrgStore(engine).sync(org_for(people), 0)
-        await engine.dispose()
 
-    asyncio.run(org())
-    db = sqlite3.connect(path)
-    ids = dict(db.execute("SELECT email, id FROM people"))
-    team_of = dict(db.execute("SELECT id, team_id FROM people"))
+async def _seed(url: str, people: int) -> None:
+    engine = make_engine(url)
+    await upgrade(engine)  # the real migrations, as `tokenbot serve` expects
+    await OrgStore(engine).sync(org_for(people), 0)
+    async with engine.connect() as conn:
+        team_of = dict((await conn.execute(text("SELECT id, team_id FROM people"))).all())
+    await engine.dispose()
+    writer = _SqliteWriter(url) if url.startswith("sqlite") else await _PostgresWriter.open(url)
     now_hour = int(time.time()) // 3600
     first_hour = now_hour - DAYS * 24
     team_rows: dict[tuple[int, int, str], list[int]] = {}
     t0 = time.perf_counter()
     rows = 0
-    for email, pid in ids.items():
+    for pid in sorted(team_of):
         batch = []
         for hour in range(first_hour, now_hour + 1):
             dt = datetime.fromtimestamp(hour * 3600, UTC)
@@ -79,16 +83,43 @@ def seed(path: Path, people: int) -> None:
                 acc = team_rows.setdefault((team_of[pid], hour, model), [0, 0, 0, 0, 0, 0])
                 for i, v in enumerate((req, inp, out, inp // 4, cost, 0)):
                     acc[i] += v
-        db.executemany(f"INSERT INTO usage_hourly (person_id, hour, team_id, model, {MEASURES}) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?)", batch)
+        await writer.write("usage_hourly", ["person_id", "hour", "team_id", "model"], batch)
         rows += len(batch)
-    db.executemany(f"INSERT INTO team_usage_hourly (team_id, hour, model, {MEASURES}) VALUES (?,?,?,?,?,?,?,?,?)",
-                   [(*k, *v) for k, v in team_rows.items()])
-    db.commit()
-    db.execute("ANALYZE")
-    db.close()
+    await writer.write("team_usage_hourly", ["team_id", "hour", "model"], [(*k, *v) for k, v in team_rows.items()])
+    await writer.close()
     print(f"  seeded {people:,} people x {DAYS} days: {rows:,} person-hour rows, {len(team_rows):,} team-hour rows "
           f"in {time.perf_counter() - t0:.0f} s")
+
+
+class _SqliteWriter:
+    def __init__(self, url: str) -> None:
+        self.db = sqlite3.connect(url.split(":///", 1)[1])
+
+    async def write(self, table: str, keys: list[str], rows: list[tuple]) -> None:
+        marks = ",".join("?" * (len(keys) + 6))
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(keys)}, {MEASURES}) VALUES ({marks})", rows)
+
+    async def close(self) -> None:
+        self.db.commit()
+        self.db.execute("ANALYZE")
+        self.db.close()
+
+
+class _PostgresWriter:
+    @classmethod
+    async def open(cls, url: str) -> "_PostgresWriter":
+        import asyncpg
+
+        self = cls()
+        self.conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        return self
+
+    async def write(self, table: str, keys: list[str], rows: list[tuple]) -> None:
+        await self.conn.copy_records_to_table(table, records=rows, columns=keys + MEASURES.split(", "))
+
+    async def close(self) -> None:
+        await self.conn.execute("ANALYZE")
+        await self.conn.close()
 
 
 async def measure(url: str, people: int, n: int) -> tuple[list[float], list[float]]:
@@ -111,22 +142,28 @@ async def measure(url: str, people: int, n: int) -> tuple[list[float], list[floa
     return me, floor
 
 
-async def run_size(people: int, n: int) -> None:
+async def run_size(people: int, n: int, postgres: str | None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"tokens_me_{people}.db"
-    if not path.exists() or path.stat().st_mtime < time.time() - 12 * 3600:  # rollups are relative to "now"
-        path.unlink(missing_ok=True)
-        await asyncio.to_thread(seed, path, people)
+    if postgres:
+        database = await asyncio.to_thread(fresh_postgres, postgres, f"tokenbot_bench_me_{people}")
+        await asyncio.to_thread(seed, database, people)
+    else:
+        path = OUT / f"tokens_me_{people}.db"
+        if not path.exists() or path.stat().st_mtime < time.time() - 12 * 3600:  # rollups are relative to "now"
+            path.unlink(missing_ok=True)
+            await asyncio.to_thread(seed, path, people)
+        database = f"sqlite+aiosqlite:///{path}"
     slack = FakeSlack()
     await slack.start()
     try:
-        env = {"TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{path}", "SLACK_BOT_TOKEN": "xoxb-bench",
+        env = {"TOKENBOT_DATABASE_URL": database, "SLACK_BOT_TOKEN": "xoxb-bench",
                "SLACK_SIGNING_SECRET": SECRET, "TOKENBOT_SLACK_API_URL": slack.api_url}
         with bot_process(env) as url:
             me, floor = await measure(url, people, n)
     finally:
         await slack.stop()
-    print(f"/tokens me, {people:>6,} people x {DAYS} days: {percentiles(me)}")
+    backend = "PostgreSQL" if postgres else "SQLite"
+    print(f"/tokens me, {backend}, {people:>6,} people x {DAYS} days: {percentiles(me)}")
     print(f"  floor (GET /healthz, same server):    {percentiles(floor)}")
 
 
@@ -134,10 +171,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL (postgresql+asyncpg://user@host/db): a fresh "
+                                           "database is created on it; default: SQLite files in bench/out/")
     args = parser.parse_args()
     load_settings()  # fail early on a bad environment
     for size in (int(s) for s in args.sizes.split(",")):
-        asyncio.run(run_size(size, args.requests))
+        asyncio.run(run_size(size, args.requests, args.postgres))
 
 
 if __name__ == "__main__":

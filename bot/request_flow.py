@@ -70,7 +70,7 @@ async def create_request(deps: Deps, user_id: str, amount_text: str, reason_text
     }, now)
     if team is not None and auto_approvable(amount, team.auto_approve_micros, team.auto_approve_per_month,
                                             await deps.requests.count_auto_approved(person.id, request.month)):
-        await deps.requests.decide(request.id, "team", "approved", "auto", now, adjustment=_adjustment(request, person, team))
+        await _decide(deps, request, "approved", "auto", adjustment=_adjustment(request, person, team))
         request = await deps.requests.get(request.id)
         await _deliver_within_ack(deps, request, await approvers_for(deps, request, team))  # still announced
         return Outcome(True, f"Approved automatically (request #{request.id}, {usd(amount)}). "
@@ -125,7 +125,8 @@ async def may_decide(deps: Deps, request: BudgetRequest, user_id: str) -> str | 
     return "You are not an approver for this team."
 
 
-async def approve(deps: Deps, request_id: int, user_id: str) -> Outcome:
+async def decidable(deps: Deps, request_id: int, user_id: str, action: str) -> BudgetRequest | Outcome:
+    """The pending request `user_id` may decide now, or what to tell them (a refusal is audited)."""
     request = await deps.requests.get(request_id)
     if request is None:
         return Outcome(False, f"There is no budget request #{request_id}.")
@@ -133,8 +134,23 @@ async def approve(deps: Deps, request_id: int, user_id: str) -> Outcome:
         return Outcome(False, already_decided_text(request))
     refusal = await may_decide(deps, request, user_id)
     if refusal is not None:
-        await deps.requests.audit(_now(deps), user_id, "refused", request.id, {"action": "approve", "why": refusal})
+        await deps.requests.audit(_now(deps), user_id, "refused", request.id, {"action": action, "why": refusal})
         return Outcome(False, refusal)
+    return request
+
+
+async def _decide(deps: Deps, request: BudgetRequest, status: str, actor: str, reason: str | None = None,
+                  adjustment: dict[str, Any] | None = None) -> bool:
+    won = await deps.requests.decide(request.id, request.stage, status, actor, _now(deps), reason, adjustment)
+    if won:
+        deps.metrics.decisions.labels(outcome=status).inc()
+    return won
+
+
+async def approve(deps: Deps, request_id: int, user_id: str) -> Outcome:
+    request = await decidable(deps, request_id, user_id, "approve")
+    if isinstance(request, Outcome):
+        return request
     now = _now(deps)
     team = await deps.org.team(request.team_id) if request.team_id else None
     if request.stage == "team" and needs_finance(request.amount_micros, team.escalate_above_micros if team else None):
@@ -147,8 +163,7 @@ async def approve(deps: Deps, request_id: int, user_id: str) -> Outcome:
                                     "it is above the team's limit, so a finance approver must approve it too.")
         return Outcome(True, f"Approved. Request #{request.id} now needs a finance approval.")
     person = await _person(deps, request)
-    if not await deps.requests.decide(request.id, request.stage, "approved", user_id, now,
-                                      adjustment=_adjustment(request, person, team)):
+    if not await _decide(deps, request, "approved", user_id, adjustment=_adjustment(request, person, team)):
         return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
     request = await deps.requests.get(request.id)
     await refresh_cards(deps, request)
@@ -159,17 +174,11 @@ async def approve(deps: Deps, request_id: int, user_id: str) -> Outcome:
 
 
 async def deny(deps: Deps, request_id: int, user_id: str, reason: str) -> Outcome:
-    request = await deps.requests.get(request_id)
-    if request is None:
-        return Outcome(False, f"There is no budget request #{request_id}.")
-    if request.status != "pending":
-        return Outcome(False, already_decided_text(request))
-    refusal = await may_decide(deps, request, user_id)
-    if refusal is not None:
-        await deps.requests.audit(_now(deps), user_id, "refused", request.id, {"action": "deny", "why": refusal})
-        return Outcome(False, refusal)
+    request = await decidable(deps, request_id, user_id, "deny")
+    if isinstance(request, Outcome):
+        return request
     reason = parse_reason(reason) or "no reason given"
-    if not await deps.requests.decide(request.id, request.stage, "denied", user_id, _now(deps), reason):
+    if not await _decide(deps, request, "denied", user_id, reason):
         return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
     request = await deps.requests.get(request.id)
     await refresh_cards(deps, request)
@@ -184,8 +193,7 @@ async def cancel(deps: Deps, request_id: int, user_id: str) -> Outcome:
         if request is not None:
             await deps.requests.audit(_now(deps), user_id, "refused", request.id, {"action": "cancel"})
         return Outcome(False, "Only the person who made a request can cancel it.")
-    if request.status != "pending" or not await deps.requests.decide(
-            request.id, request.stage, "cancelled", user_id, _now(deps)):
+    if request.status != "pending" or not await _decide(deps, request, "cancelled", user_id):
         return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
     await refresh_cards(deps, await deps.requests.get(request.id))
     return Outcome(True, f"Cancelled request #{request.id}.")
@@ -232,7 +240,7 @@ async def tick(deps: Deps) -> dict[str, int]:
     now = _now(deps)
     counts = {"reminded": 0, "escalated": 0, "expired": 0, "retried": 0}
     for request in await deps.requests.due("", "expires_at", now):
-        if await deps.requests.decide(request.id, request.stage, "expired", "system", now):
+        if await _decide(deps, request, "expired", "system"):
             request = await deps.requests.get(request.id)
             await refresh_cards(deps, request)
             await notify(deps, request, f":hourglass: Your budget request #{request.id} ({usd(request.amount_micros)}) "

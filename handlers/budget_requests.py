@@ -37,17 +37,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     async def on_deny(ack, body: dict[str, Any], client: AsyncWebClient, respond) -> None:  # noqa: ANN001
         await ack()
-        request_id = _request_id(body["actions"][0].get("value"))
-        request = await deps.requests.get(request_id) if request_id else None
-        if request is None:
-            await say_privately(respond, "There is no such budget request.")
-            return
-        refusal = (request_flow.already_decided_text(request) if request.status != "pending"
-                   else await request_flow.may_decide(deps, request, body["user"]["id"]))
-        if refusal is not None:
-            await deps.requests.audit(int(deps.clock.now().timestamp()), body["user"]["id"], "refused", request.id,
-                                      {"action": "deny", "why": refusal})
-            await say_privately(respond, refusal)
+        request = await request_flow.decidable(deps, _request_id(body["actions"][0].get("value")) or 0,
+                                               body["user"]["id"], "deny")
+        if isinstance(request, request_flow.Outcome):  # checked before the form opens, and again on submit
+            await say_privately(respond, request.text)
             return
         try:
             await client.views_open(trigger_id=body["trigger_id"], view=deny_modal(request.id))
