@@ -344,6 +344,11 @@ async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
     accepted = duplicates = 0
     rejected = []
     try:
+        from bot.pollers.buckets import price_aggregates
+
+        # Provider usage reports sum many requests per record: price them at a typical request's tier, as the pollers do.
+        price_aggregates(deps.ledger.pricer, [i for i in items if isinstance(i, dict) and isinstance(i.get("metadata"), dict)
+                                              and "typical_request_input_tokens" in i["metadata"]])
         for start in range(0, len(items), 5000):
             report = await deps.ingestion.ingest_items(items[start:start + 5000], source=f"import:{args.file.name}")
             accepted += report.accepted

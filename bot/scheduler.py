@@ -36,6 +36,11 @@ class Jobs:
     async def warnings(self) -> None:
         await scan(self.deps, self.poster, self.runs)
 
+    async def admin_digest(self) -> int:
+        from bot.admin_digest import run_admin_digest
+
+        return await run_admin_digest(self.deps, self.runs)
+
     async def request_timers(self) -> None:
         from bot.request_flow import tick
 
@@ -96,7 +101,7 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     planned.append(("retention", 86400, jobs.retention))
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
-                    ("request-timers", 60, jobs.request_timers)]
+                    ("request-timers", 60, jobs.request_timers), ("admin-digest", 300, jobs.admin_digest)]
     for name, interval, job in planned:
         async def tick(name: str = name, interval: int = interval, job=job) -> None:  # noqa: ANN001
             await jobs.run(name, interval, job)

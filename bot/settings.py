@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     scan_interval_s: int = Field(default=300, ge=30, validation_alias="TOKENBOT_SCAN_INTERVAL_S")
     digest_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="TOKENBOT_DIGEST_CONCURRENCY")
     # Gateway and provider usage pollers (bot/pollers/); each is off until its URL/key is set.
+    admin_digest_hour: int = Field(default=8, ge=0, le=23, validation_alias="TOKENBOT_ADMIN_DIGEST_HOUR")  # UTC
     retention_days: int = Field(default=400, ge=7, validation_alias="TOKENBOT_RETENTION_DAYS")  # raw events; rollups stay
     poll_interval_s: int = Field(default=900, ge=60, validation_alias="TOKENBOT_POLL_INTERVAL_S")
     litellm_url: str | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_URL")

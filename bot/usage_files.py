@@ -20,7 +20,33 @@ def read_usage_file(path: Path) -> list[Any]:
         if is_litellm_spend_logs_csv(text):
             return litellm_spend_log_items(text)
         return list(csv_items(text))
-    return split_body(data)
+    items = split_body(data)
+    provider = provider_usage_items(items)
+    return provider if provider is not None else items
+
+
+def provider_usage_items(items: list[Any]) -> list[Any] | None:
+    """Saved pages of OpenAI's `/v1/organization/usage/completions` or Anthropic's `usage_report/messages` (one page
+    object, or an array of them) -> the same events the pollers make, with the same ids; None for other files."""
+    from bot.pollers.anthropic_usage import anthropic_result_to_event, anthropic_span
+    from bot.pollers.openai_usage import openai_result_to_event
+
+    pages = [i for i in items if isinstance(i, dict) and isinstance(i.get("data"), list)]
+    if not items or len(pages) != len(items):
+        return None
+    buckets = [b for page in pages for b in page["data"] if isinstance(b, dict)]
+    if not buckets or not all("results" in b for b in buckets):
+        return None
+    events: list[Any] = []
+    for bucket in buckets:
+        if "starting_at" in bucket:
+            start, end = anthropic_span(bucket)
+            to_event = anthropic_result_to_event
+        else:
+            start, end = int(bucket["start_time"]), int(bucket["end_time"])
+            to_event = openai_result_to_event
+        events += [e for r in bucket["results"] if isinstance(r, dict) and (e := to_event(start, end, r)) is not None]
+    return events
 
 
 def csv_items(text: str):  # noqa: ANN201

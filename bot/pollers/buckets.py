@@ -63,7 +63,7 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
                                 f"; what was read before is kept, the next poll resumes from {iso(report.cursor)}")
                 return report
             if items:
-                _price_aggregates(deps.ledger.pricer, items)
+                price_aggregates(deps.ledger.pricer, items)
                 result = await deps.ingestion.ingest_items(items, source=source)
                 report.add(result.accepted, result.duplicates, len(result.rejected))
             else:
@@ -82,7 +82,7 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
     return report
 
 
-def _price_aggregates(pricer: Pricer, events: list[dict[str, Any]]) -> None:
+def price_aggregates(pricer: Pricer, events: list[dict[str, Any]]) -> None:
     """Price bucket events here, at the tier of a typical request (the ledger would price the bucket's sum as one
     huge request); a model without a known price is left without a cost (counted, flagged unknown)."""
     for e in events:
@@ -95,4 +95,4 @@ def _price_aggregates(pricer: Pricer, events: list[dict[str, Any]]) -> None:
             e["cost_usd"] = micros / MICROS_PER_USD
 
 
-__all__ = ["poll_hourly_buckets", "HOUR"]
+__all__ = ["poll_hourly_buckets", "price_aggregates", "HOUR"]

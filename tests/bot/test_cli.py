@@ -147,3 +147,32 @@ def test_sync_refuses_to_undo_changes_made_in_slack(tmp_path: Path) -> None:
     assert run(tmp_path, "org", "sync", str(tmp_path / "exported.yml")).stdout.startswith("no changes")
     forced = run(tmp_path, "org", "sync", str(org), "--force")
     assert "team platform: monthly budget $2,000.00 -> $1,000.00" in forced.stdout
+
+
+def test_import_saved_provider_usage_pages(tmp_path: Path) -> None:
+    import json
+
+    from tests.support.fake_usage_api import anthropic_result, openai_result
+
+    org = tmp_path / "org.yml"
+    org.write_text(ORG_YAML.replace("gateway_ids: [ada, sk-ada]", "gateway_ids: [ada, sk-ada, user-ada]"))
+    run(tmp_path, "org", "sync", str(org))
+    hour = (int(time.time()) // 3600 - 3) * 3600
+    openai_page = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": hour, "end_time": hour + 3600, "results": [
+            openai_result(user_id="user-ada", api_key_id="key_1", model="gpt-4o", input_tokens=2_000_000,
+                          output_tokens=0, requests=10)]}]}
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour))
+    iso_end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour + 3600))
+    anthropic_page = {"has_more": False, "next_page": None, "data": [
+        {"starting_at": iso, "ending_at": iso_end, "results": [
+            anthropic_result(api_key_id="apikey_9", workspace_id=None, model="claude-sonnet-4-5", uncached=1000,
+                             output=10)]}]}
+    (tmp_path / "openai.json").write_text(json.dumps(openai_page))
+    (tmp_path / "anthropic.json").write_text(json.dumps([anthropic_page]))
+    first = run(tmp_path, "usage", "import", str(tmp_path / "openai.json"))
+    assert "1 accepted, 0 duplicates, 0 rejected" in first.stdout, first.stderr
+    assert "1 accepted" in run(tmp_path, "usage", "import", str(tmp_path / "anthropic.json")).stdout
+    assert "0 accepted, 1 duplicates" in run(tmp_path, "usage", "import", str(tmp_path / "openai.json")).stdout
+    shown = run(tmp_path, "usage", "show", "--user", "ada@test.example").stdout
+    assert "$5.00" in shown  # 2M input tokens of gpt-4o at $2.50/M, priced per request (200k each, one tier)
