@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.pricing import PriceOverride
-from bot.usage_events import Rejection, parse_events, split_body
+from bot.usage_events import Rejection, parse_events
 from storage.ledger import Ledger
 from storage.org_store import Directory, OrgStore
 
@@ -38,10 +38,6 @@ class Ingestion:
             info = await self.org.org_info()
             self.ledger.pricer.set_overrides({m: PriceOverride(**o) for m, o in info.price_overrides.items()})
         return self._directory
-
-    async def ingest_body(self, body: bytes, source: str = "api") -> IngestReport:
-        """Raises BodyError when the body as a whole is unreadable."""
-        return await self.ingest_items(split_body(body), source)
 
     async def ingest_items(self, items: list[object], source: str = "api") -> IngestReport:
         now_ts = int(self.clock.now().timestamp())
