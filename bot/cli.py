@@ -157,6 +157,10 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     if not settings.ingest_tokens:
         log.warning("TOKENBOT_INGEST_TOKENS is not set: POST /v1/usage answers 503 until it is "
                     "(comma-separated bearer tokens the gateway will send)")
+    stop = asyncio.Event()  # handlers first: a SIGTERM that comes right after start-up still shuts down cleanly
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     runner = app_runner(build_web_app(deps, bolt_app))
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
@@ -175,17 +179,17 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
         scheduler = build_scheduler(deps)
         scheduler.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     if socket_handler is not None:
         await socket_handler.close_async()
-    await runner.cleanup()
+    await asyncio.wait_for(runner.cleanup(), timeout=15)
+    # Let a job that is mid-way finish (its claims stay consistent either way: an unfinished claim's lease ends).
+    running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if running:
+        await asyncio.wait(running, timeout=10)
     await deps.engine.dispose()
     return 0
 

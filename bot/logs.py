@@ -48,5 +48,5 @@ def configure_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     # Routine chatter: every job run and every migration plugin. Their warnings and errors still show.
-    for noisy in ("apscheduler", "alembic.runtime.plugins"):
+    for noisy in ("apscheduler", "alembic"):  # storage.migrate logs each upgrade itself
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -156,33 +156,31 @@ class Ledger:
 
         Moves their rollup amounts from the 'unmapped' rows to the person's (and, if it had none, team's) rows, so
         history is never recomputed from raw events (which retention may have pruned)."""
+        columns = [usage_events.c[c] for c in ("ts", "team_id", "model", "input_tokens", "output_tokens",
+                                                "cached_input_tokens", "cost_micros")]
         async with self._writer(), self.engine.begin() as conn:
             refs = [r for r in (await conn.execute(select(usage_events.c.user_ref).distinct()
                                                    .where(usage_events.c.person_id.is_(None)))).scalars()
                     if r in directory.person_by_alias]
             moved = 0
-            for chunk in _chunks(refs, 500):
-                rows = (await conn.execute(select(usage_events).where(
-                    usage_events.c.person_id.is_(None), usage_events.c.user_ref.in_(chunk)))).mappings().all()
-                if not rows:
+            for ref in refs:
+                person_id, team_id = directory.person_by_alias[ref]
+                # The UPDATE decides which rows move (RETURNING them): a second process running this at the same
+                # time finds them no longer unmapped and moves nothing, so amounts are never moved twice.
+                unteamed = (await conn.execute(update(usage_events).where(
+                    usage_events.c.person_id.is_(None), usage_events.c.user_ref == ref, usage_events.c.team_id == 0)
+                    .values(person_id=person_id, team_id=team_id).returning(*columns))).mappings().all()
+                teamed = (await conn.execute(update(usage_events).where(
+                    usage_events.c.person_id.is_(None), usage_events.c.user_ref == ref)
+                    .values(person_id=person_id).returning(*columns))).mappings().all()
+                before = [dict(r) | {"person_id": 0, "team_id": 0} for r in unteamed] + [
+                    dict(r) | {"person_id": 0} for r in teamed]
+                after = [dict(r) | {"person_id": person_id} for r in (*unteamed, *teamed)]
+                if not after:
                     continue
-                before = [dict(r) | {"person_id": 0} for r in rows]
-                after = []
-                for r in rows:
-                    person_id, team_id = directory.person_by_alias[r["user_ref"]]
-                    after.append(dict(r) | {"person_id": person_id, "team_id": r["team_id"] or team_id})
-                old_p, old_t = _rollup_deltas(before, sign=-1)
-                new_p, new_t = _rollup_deltas(after)
-                await self._add_to_rollups(conn, (old_p, old_t))
-                await self._add_to_rollups(conn, (new_p, new_t))
-                for ref in {r["user_ref"] for r in rows}:
-                    person_id, team_id = directory.person_by_alias[ref]
-                    await conn.execute(update(usage_events).where(
-                        usage_events.c.person_id.is_(None), usage_events.c.user_ref == ref, usage_events.c.team_id == 0)
-                        .values(person_id=person_id, team_id=team_id))
-                    await conn.execute(update(usage_events).where(
-                        usage_events.c.person_id.is_(None), usage_events.c.user_ref == ref).values(person_id=person_id))
-                moved += len(rows)
+                await self._add_to_rollups(conn, _rollup_deltas(before, sign=-1))
+                await self._add_to_rollups(conn, _rollup_deltas(after))
+                moved += len(after)
         return moved
 
     async def dead_letter(self, rejections: Iterable[Rejection], source: str, now_ts: int) -> None:
@@ -271,11 +269,6 @@ def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[
             for i, v in enumerate(values):
                 acc[i] += v
     return person, team
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 __all__ = ["Ledger", "IngestResult", "HourlyRow"]

@@ -4,6 +4,7 @@ Several replicas may start at once: on PostgreSQL the upgrade holds an advisory 
 wait and find nothing to do; SQLite's own write lock does the same for processes sharing a file."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x746F6B656E626F74  # "tokenbot"
 
@@ -44,8 +46,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
             await conn.commit()
         try:
+            before = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
             await conn.run_sync(run)
             await conn.commit()
+            after = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            if after != before:
+                log.info("database schema upgraded from %s to %s", before or "empty", after)
         finally:
             if conn.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK_KEY})

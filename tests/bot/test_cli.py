@@ -85,7 +85,7 @@ def test_serve_without_slack_credentials_starts_and_says_what_to_set(tmp_path: P
         assert body == '{"ok": true, "slack": false}'
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     assert "Missing now: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in out
     assert "manifest.yml" in out
     assert proc.returncode == 0

@@ -44,3 +44,24 @@ async def test_usage_of_an_unknown_user_is_kept_and_moves_to_them_when_added(bot
     research = await bot.deps.org.team_by_slug("research")
     assert sum(r.cost_micros for r in await bot.deps.ledger.team_hours(research.id, 0, 10**9)) == 3_000_000
     assert await bot.deps.ledger.reattribute(await bot.deps.ingestion.directory()) == 0
+
+
+async def test_two_processes_reattributing_at_once_move_each_event_once(bot) -> None:
+    import asyncio
+
+    from bot.app import build_deps
+
+    ts = int(NOW.timestamp()) - 60
+    await bot.ingest([{"id": f"z{i}", "timestamp": ts, "user": "zoe", "model": "gpt-4o", "input_tokens": 1,
+                       "output_tokens": 1, "cost_usd": 1.0} for i in range(20)])
+    await bot.deps.org.sync(parse_org(ORG_YAML + "  - {email: zoe@test.example, team: research, gateway_ids: [zoe]}\n"), 0)
+    other = await build_deps(bot.deps.settings, bot.clock, migrate=False)
+    try:
+        moved = await asyncio.gather(bot.deps.ledger.reattribute(await bot.deps.ingestion.directory()),
+                                     other.ledger.reattribute(await other.ingestion.directory()))
+    finally:
+        await other.engine.dispose()
+    assert sum(moved) == 20
+    zoe = await bot.deps.org.person_by_email("zoe@test.example")
+    assert sum(r.cost_micros for r in await bot.deps.ledger.person_hours(zoe.id, 0, 10**9)) == 20_000_000
+    assert sum(r.cost_micros for r in await bot.deps.ledger.person_hours(0, 0, 10**9)) == 0
