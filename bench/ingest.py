@@ -58,7 +58,8 @@ def parse_only_rate(bodies: list[bytes]) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def post_all(urls: list[str], bodies: list[bytes], concurrency: int) -> tuple[float, int]:
+async def post_all(urls: list[str], bodies: list[bytes], concurrency: int, path: str = "/v1/usage"
+                   ) -> tuple[float, int]:
     """`concurrency` senders per replica, each posting to its replica, all taking batches from one queue."""
     queue = list(reversed(bodies))
     accepted = 0
@@ -67,7 +68,7 @@ async def post_all(urls: list[str], bodies: list[bytes], concurrency: int) -> tu
         nonlocal accepted
         while queue:
             body = queue.pop()
-            async with session.post(f"{url}/v1/usage", data=body, headers={
+            async with session.post(f"{url}{path}", data=body, headers={
                     "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}) as resp:
                 result = await resp.json()
                 if resp.status != 200:

@@ -14,13 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bot_process  # noqa: E402
-from bench.ingest import write_org  # noqa: E402
+from bench.ingest import post_all, write_org  # noqa: E402
 from bot.litellm_ingest import map_items  # noqa: E402
 from bot.usage_events import parse_events, split_body  # noqa: E402
 from tests.support.litellm_payloads import standard_payload  # noqa: E402
@@ -60,27 +59,6 @@ def mapper_only_rate(bodies: list[bytes]) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def post_all(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, int]:
-    queue = list(reversed(bodies))
-    accepted = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal accepted
-        while queue:
-            body = queue.pop()
-            async with session.post(f"{url}/v1/ingest/litellm", data=body, headers={
-                    "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}) as resp:
-                result = await resp.json()
-                if resp.status != 200:
-                    raise RuntimeError(f"{resp.status}: {result}")
-                accepted += result["accepted"]
-
-    async with aiohttp.ClientSession() as session:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        return time.perf_counter() - t0, accepted
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
@@ -97,8 +75,8 @@ def main() -> None:
         env = {"TOKENBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db", "TOKENBOT_INGEST_TOKENS": TOKEN,
                "TOKENBOT_ORG_FILE": f"{tmp}/org.yml"}
         with bot_process(env) as url:
-            asyncio.run(post_all(url, warmup, args.concurrency))
-            elapsed, accepted = asyncio.run(post_all(url, bodies, args.concurrency))
+            asyncio.run(post_all([url], warmup, args.concurrency, "/v1/ingest/litellm"))
+            elapsed, accepted = asyncio.run(post_all([url], bodies, args.concurrency, "/v1/ingest/litellm"))
     rate = accepted / elapsed
     print(f"LiteLLM webhook over HTTP, SQLite, batches of {args.batch} ({size:,.0f} bytes/item), "
           f"{args.concurrency} senders: {accepted:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")

@@ -10,6 +10,7 @@ from bot.org import parse_org
 from storage.org_admin import export_org, slack_edits
 from storage.schema_requests import audit_log
 from tests.conftest import NOW, ORG_YAML
+from tests.support.blocks import block_texts
 from tests.support.slack_requests import view_submission_body, wait_for
 
 ADMIN_VALUES = {"action": {"action": {"type": "static_select", "selected_option": None}},
@@ -29,16 +30,6 @@ def admin_values(action: str, team: str | None = None, person: str | None = None
     v["amount"]["amount"]["value"] = amount
     v["channel"]["channel"]["selected_conversation"] = channel
     return v
-
-
-def block_texts(blocks: list) -> str:
-    out = []
-    for b in blocks:
-        if isinstance(b.get("text"), dict):
-            out.append(b["text"]["text"])
-        out += [f["text"] for f in b.get("fields", [])]
-        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
-    return "\n".join(out)
 
 
 def assert_valid_home(view: dict) -> None:

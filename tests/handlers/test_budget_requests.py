@@ -13,6 +13,7 @@ from bot.org import parse_org
 from bot import request_flow
 from storage.schema_requests import audit_log, budget_adjustments, budget_requests
 from tests.conftest import ORG_YAML
+from tests.support.blocks import block_texts
 from tests.support.slack_requests import SlackSender, block_action_body, view_submission_body, wait_for
 
 POLICY_ORG = ORG_YAML.replace("  admins: [U0ADMIN]", "  admins: [U0ADMIN]\n  finance_approvers: [U0CFO]\n  max_request_usd: 2000").replace(
@@ -25,14 +26,7 @@ def shown(answer: dict) -> str:
 
 
 def card_texts(params: dict) -> str:
-    blocks = params["blocks"] if isinstance(params["blocks"], list) else json.loads(params["blocks"])
-    out = []
-    for b in blocks:
-        if isinstance(b.get("text"), dict):
-            out.append(b["text"]["text"])
-        out += [f["text"] for f in b.get("fields", [])]
-        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
-    return "\n".join(out)
+    return block_texts(params["blocks"])
 
 
 def has_buttons(params: dict) -> bool:

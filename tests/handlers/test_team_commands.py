@@ -2,17 +2,12 @@
 from __future__ import annotations
 
 from bot.org import parse_org
+from tests.support.blocks import block_texts
 from tests.conftest import NOW, ORG_YAML
 
 
 def shown(answer: dict) -> str:
-    out = []
-    for b in answer.get("blocks", []):
-        if isinstance(b.get("text"), dict):
-            out.append(b["text"]["text"])
-        out += [f["text"] for f in b.get("fields", [])]
-        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
-    return "\n".join(out)
+    return block_texts(answer.get("blocks", []))
 
 
 async def spend(bot, user: str, cost: float, model: str = "gpt-4o", i: int = 0, tokens_in: int = 1000) -> None:  # noqa: ANN001

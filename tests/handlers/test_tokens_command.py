@@ -6,6 +6,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tests.support.blocks import block_texts
 from tests.conftest import NOW
 from tests.support.slack_requests import slash_command_body
 
@@ -13,13 +14,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def texts(answer: dict) -> str:
-    out = []
-    for block in answer.get("blocks", []):
-        if "text" in block and isinstance(block["text"], dict):
-            out.append(block["text"]["text"])
-        out += [f["text"] for f in block.get("fields", [])]
-        out += [e["text"] for e in block.get("elements", []) if "text" in e and isinstance(e["text"], str)]
-    return "\n".join(out)
+    return block_texts(answer.get("blocks", []))
 
 
 def usd(x: float) -> str:
