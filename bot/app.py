@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -43,6 +45,16 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
                 requests=RequestStore(engine), metrics=metrics,
                 slack=slack_client(settings, metrics) if settings.slack_bot_token is not None else None)
+
+
+@asynccontextmanager
+async def opened_deps(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Deps]:
+    """Deps for a CLI command: built, used, and the engine disposed whatever happens."""
+    deps = await build_deps(settings, clock)
+    try:
+        yield deps
+    finally:
+        await deps.engine.dispose()
 
 
 def slack_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:

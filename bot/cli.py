@@ -253,29 +253,23 @@ async def cmd_db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from storage.retention import prune
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         report = await prune(deps.engine, int(deps.clock.now().timestamp()), settings.retention_days)
-    finally:
-        await deps.engine.dispose()
     print(f"pruned {report.events:,} raw events and {report.dead_letters:,} dead letters older than "
           f"{settings.retention_days} days, and {report.job_runs:,} finished job claims; rollups are kept")
     return 0
 
 
 async def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.budget import usd
     from storage.retention import check_rollups
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         result = await check_rollups(deps.engine)
-    finally:
-        await deps.engine.dispose()
     if result.from_hour is None:
         print("no raw events: nothing to check")
         return 0
@@ -288,7 +282,7 @@ async def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.org import OrgFileError, load_org_file
 
     try:
@@ -299,8 +293,7 @@ async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"{args.file}: valid ({len(org.teams)} teams, {len(org.people)} people); nothing was changed")
         return 0
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         from storage.org_admin import slack_edits
 
         edits = await slack_edits(deps.engine)
@@ -313,20 +306,15 @@ async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
         print("\n".join(lines) if lines else "no changes")
         teams, people = await deps.org.counts()
         print(f"org now has {teams} teams and {people} people")
-    finally:
-        await deps.engine.dispose()
     return 0
 
 
 async def cmd_org_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from storage.org_admin import export_org
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         text = await export_org(deps.engine)
-    finally:
-        await deps.engine.dispose()
     if args.file is None:
         sys.stdout.write(text)
     else:
@@ -336,7 +324,7 @@ async def cmd_org_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.usage_files import BodyError, read_usage_file
 
     try:
@@ -344,10 +332,9 @@ async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
     except (OSError, BodyError, UnicodeDecodeError) as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 1
-    deps = await build_deps(settings)
     accepted = duplicates = 0
     rejected = []
-    try:
+    async with opened_deps(settings) as deps:
         from bot.pollers.buckets import price_aggregates
 
         # Provider usage reports sum many requests per record: price them at a typical request's tier, as the pollers do.
@@ -358,8 +345,6 @@ async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
             accepted += report.accepted
             duplicates += report.duplicates
             rejected += [(start + r.index, r.reason) for r in report.rejected]
-    finally:
-        await deps.engine.dispose()
     print(f"{args.file}: {accepted:,} accepted, {duplicates:,} duplicates, {len(rejected):,} rejected")
     for index, reason in rejected[:20]:
         print(f"  item {index}: {reason}")
@@ -369,12 +354,11 @@ async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_usage_show(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.render import me_plain
     from bot.reports import me_report, team_report_plain
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         if args.user:
             person = await deps.org.person_by_ref(args.user)
             if person is None:
@@ -388,21 +372,16 @@ async def cmd_usage_show(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"no team {args.team!r} in the org", file=sys.stderr)
                 return 1
             print(await team_report_plain(deps.ledger, team, deps.clock.now()))
-    finally:
-        await deps.engine.dispose()
     return 0
 
 
 async def cmd_usage_rejected(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from bot.app import build_deps
+    from bot.app import opened_deps
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         rows = await deps.ledger.recent_dead_letters(args.limit)
-    finally:
-        await deps.engine.dispose()
     for r in rows:
         when = datetime.fromtimestamp(r["received_at"], UTC).isoformat(timespec="seconds")
         print(f"{when} {r['source']} item {r['item_index']}: {r['reason']}\n    {r['raw'][:300]}")
@@ -416,18 +395,15 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 
-    from bot.app import build_deps
+    from bot.app import opened_deps
 
     try:
         since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         print(f"--since {args.since!r}: expected a date like 2026-11-01", file=sys.stderr)
         return 2
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         rows = await deps.requests.audit_since(int(since.timestamp()))
-    finally:
-        await deps.engine.dispose()
     out = csv.writer(sys.stdout)
     out.writerow(["at", "actor", "action", "request_id", "detail"])
     for r in rows:
@@ -437,13 +413,12 @@ async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.demo import demo_events, demo_org_text
     from bot.org import parse_org
 
     demo_settings = settings.model_copy(update={"database_url": load_settings(TOKENBOT_DATABASE_URL=args.database).database_url})
-    deps = await build_deps(demo_settings)
-    try:
+    async with opened_deps(demo_settings) as deps:
         org = parse_org(demo_org_text(), "demo org")
         if args.me:
             ada = org.people[0]
@@ -454,8 +429,6 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         accepted = 0
         for start in range(0, len(events), 5000):
             accepted += (await deps.ingestion.ingest_items(events[start:start + 5000], source="demo")).accepted
-    finally:
-        await deps.engine.dispose()
     print(f"demo org loaded into {args.database}: {len(org.teams)} teams, {len(org.people)} people, "
           f"{accepted:,} new usage events over 30 days")
     print(f"try:  TOKENBOT_DATABASE_URL={args.database} tokenbot usage show --user ada@demo.example")
@@ -465,17 +438,14 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.pollers.anthropic_usage import poll_anthropic_usage
     from bot.pollers.litellm_spend import poll_litellm_spend
     from bot.pollers.openai_usage import poll_openai_usage
 
     poll = {"litellm": poll_litellm_spend, "openai": poll_openai_usage, "anthropic": poll_anthropic_usage}[args.source]
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         report = await poll(deps)
-    finally:
-        await deps.engine.dispose()
     print(report.summary())
     if args.source == "litellm" and report.pages:
         print(f"litellm: the webhook had missed {report.accepted:,} of {report.accepted + report.duplicates:,} "
@@ -487,14 +457,13 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import date
     from zoneinfo import ZoneInfo
 
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.digest import build_figures, digest_key, run_digest
     from bot.digest_render import digest_plain
     from bot.slack_post import SlackPoster
     from storage.runs import RunLog
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         team = await deps.org.team_by_slug(args.team)
         if team is None:
             print(f"no team {args.team!r} in the org", file=sys.stderr)
@@ -525,22 +494,17 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
         print(f"the {team.slug} digest for {day} was already posted or is being posted "
               f"({run.status if run else '?'}{', ' + run.detail if run and run.detail else ''}); not posted again")
         return 0
-    finally:
-        await deps.engine.dispose()
 
 
 async def cmd_scan(settings: Settings, args: argparse.Namespace) -> int:
     from bot.alerts import scan
-    from bot.app import build_deps
+    from bot.app import opened_deps
 
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         if deps.slack is None and not args.dry_run:
             print("cannot send warnings: SLACK_BOT_TOKEN is not set (try --dry-run)", file=sys.stderr)
             return 1
         result = await scan(deps, dry_run=args.dry_run)
-    finally:
-        await deps.engine.dispose()
     verb = "would send" if args.dry_run else "sent"
     for target, text in result.messages:
         print(f"{verb} to {target}:\n  " + text.replace("\n", "\n  "))
@@ -552,22 +516,19 @@ async def cmd_scan(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_poll_costs(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.pollers.anthropic_costs import poll_anthropic_costs
     from bot.pollers.openai_costs import poll_openai_costs
 
     poll = {"openai": poll_openai_costs, "anthropic": poll_anthropic_costs}[args.source]
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         report = await poll(deps)
-    finally:
-        await deps.engine.dispose()
     print(report.summary())
     return 0 if report.ok else 1
 
 
 async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_deps
+    from bot.app import opened_deps
     from bot.reconcile import load_reconciliation, parse_month, reconcile_plain, reconcile_summary_line
 
     try:
@@ -575,11 +536,8 @@ async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--month: {exc}", file=sys.stderr)
         return 2
-    deps = await build_deps(settings)
-    try:
+    async with opened_deps(settings) as deps:
         result = await load_reconciliation(deps, month, args.provider)
-    finally:
-        await deps.engine.dispose()
     if result is None:
         print(f"no day of {args.month or 'this month'} has ended yet (UTC): nothing to reconcile")
         return 0

@@ -43,5 +43,6 @@ def insert_for(engine: AsyncEngine):  # noqa: ANN201
 
 
 async def create_schema(engine: AsyncEngine) -> None:
+    """Tests of a single store only: the application builds its schema with the Alembic migrations."""
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
