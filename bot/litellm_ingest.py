@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.ingestion import IngestReport, Ingestion
 from bot.litellm import litellm_to_event
-from bot.usage_events import Rejection, parse_events
+from bot.usage_events import Rejection
 
 
 def map_items(items: list[Any]) -> list[Any]:
@@ -24,13 +24,8 @@ def map_items(items: list[Any]) -> list[Any]:
 
 
 async def ingest_litellm_items(ingestion: Ingestion, items: list[Any], source: str = "litellm") -> IngestReport:
-    now_ts = int(ingestion.clock.now().timestamp())
-    events, rejections = parse_events(map_items(items), now_ts)
-    result = await ingestion.ledger.ingest_with_failures(events, await ingestion.directory(), now_ts, source)
-    await ingestion.ledger.dead_letter(rejections, source, now_ts)
-    return IngestReport(accepted=result.accepted,
-                        duplicates=result.duplicates + (len(items) - len(events) - len(rejections)),
-                        rejected=rejections)
+    """LiteLLM payloads through the mapper, then the same validation, ledger and dead letters as /v1/usage."""
+    return await ingestion.ingest_items(map_items(items), source)
 
 
 __all__ = ["map_items", "ingest_litellm_items"]

@@ -54,7 +54,9 @@ class Ledger:
 
     async def ingest(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
                      source: str = "api") -> IngestResult:
-        """Store new events and add them to the rollups, in one transaction. Replayed ids change nothing."""
+        """Store new events and add them to the rollups, in one transaction. Replayed ids change nothing. A new event
+        whose metadata says `status: "failure"` (a failed gateway request: cost 0, no tokens) is also counted in
+        failed_requests_hourly, so failures are counted, not spent."""
         if not events:
             return IngestResult(0, 0)
         rows = [self._row(e, directory, now_ts) for e in events]
@@ -62,30 +64,20 @@ class Ledger:
             inserted = await self._insert_events(conn, rows)
             new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
             await self._add_to_rollups(conn, _rollup_deltas(new_rows))
+            await self._count_failures(conn, new_rows)
         return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
 
-    async def ingest_with_failures(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
-                                   source: str = "api") -> IngestResult:
-        """`ingest`, and in the same transaction every new event whose metadata says `status: "failure"` (a failed
-        gateway request: cost 0, no tokens) is counted in failed_requests_hourly, so failures are counted, not spent."""
-        if not events:
-            return IngestResult(0, 0)
-        rows = [self._row(e, directory, now_ts) for e in events]
-        async with self._writer(), self.engine.begin() as conn:
-            inserted = await self._insert_events(conn, rows)
-            new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
-            await self._add_to_rollups(conn, _rollup_deltas(new_rows))
-            failures: dict[tuple, int] = defaultdict(int)
-            for r in new_rows:
-                if isinstance(r["metadata"], dict) and r["metadata"].get("status") == "failure":
-                    failures[(r["person_id"] or 0, r["ts"] // 3600, r["team_id"], r["model"])] += 1
-            if failures:
-                keys = ("person_id", "hour", "team_id", "model")
-                stmt = self._insert(failed_requests_hourly)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=list(keys), set_={"failures": failed_requests_hourly.c.failures + stmt.excluded.failures})
-                await conn.execute(stmt, [dict(zip(keys, key)) | {"failures": n} for key, n in sorted(failures.items())])
-        return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+    async def _count_failures(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        failures: dict[tuple, int] = defaultdict(int)
+        for r in rows:
+            if isinstance(r["metadata"], dict) and r["metadata"].get("status") == "failure":
+                failures[(r["person_id"] or 0, r["ts"] // 3600, r["team_id"], r["model"])] += 1
+        if failures:
+            keys = ("person_id", "hour", "team_id", "model")
+            stmt = self._insert(failed_requests_hourly)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={"failures": failed_requests_hourly.c.failures + stmt.excluded.failures})
+            await conn.execute(stmt, [dict(zip(keys, key)) | {"failures": n} for key, n in sorted(failures.items())])
 
     async def failed_requests(self, from_hour: int, to_hour: int, person_id: int | None = None) -> int:
         """Failed gateway requests in hours [from_hour, to_hour], of one person or of everyone."""

@@ -28,18 +28,9 @@ async def spend(bot: Any, items: list[tuple[datetime, str, str, float]], prefix:
 
 def message_text(call: Any) -> str:
     """Everything a reader sees in a posted message: its text and every text in its blocks."""
-    import json
+    from tests.support.blocks import block_texts
 
-    blocks = call.params.get("blocks") or []
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    out = [str(call.params.get("text", ""))]
-    for b in blocks:
-        if isinstance(b.get("text"), dict):
-            out.append(b["text"]["text"])
-        out += [f["text"] for f in b.get("fields", [])]
-        out += [e["text"] for e in b.get("elements", []) if isinstance(e.get("text"), str)]
-    return "\n".join(out)
+    return str(call.params.get("text", "")) + "\n" + block_texts(call.params.get("blocks") or [])
 
 
 def blocks_of(call: Any) -> list[dict]:
