@@ -6,8 +6,17 @@ One mapper for both shapes LiteLLM produces for a request:
 - a LiteLLM_SpendLogs row from `/spend/logs/ui|v2` or a SpendLogs CSV export (`request_id`, `spend`, `startTime` as an
   ISO datetime, `user`, `team_id`, `metadata` as an object or a JSON string).
 
-Both carry the same request id (LiteLLM writes the payload's `id` as the spend log's `request_id`), so the event id
-`litellm:<id>` is the same whichever way a request arrives, and the ledger stores it once.
+Both carry LiteLLM's call id (`litellm_call_id`, the `x-litellm-call-id` answer header), so the event id
+`litellm:<call id>` is the same whichever way a request arrives, and the ledger stores it once. The provider's
+response id (`id`, `request_id`) is only the fallback for older LiteLLM versions that log no call id: providers and
+mocks repeat response ids, so keying on them would count many calls once.
+
+Attribution follows how LiteLLM is deployed (one rule, also used by the budget reservation, `identity`):
+- the person: the virtual key's user (`user_api_key_user_id`), else its user's email, else the OpenAI `user` field
+  the client sent (`end_user`; with a master key that is the only identity), else the key's alias, else `key:<hash>`.
+  Placeholders LiteLLM fills in when there is no user (`default_user_id`, the proxy admin name) are no identity.
+- the team: the key's team (alias), else `team` in the request's `spend_logs_metadata`, else a `team:<slug>` tag.
+  The key's team is authenticated; the other two are the client's word and count only when the key has no team.
 """
 from __future__ import annotations
 
@@ -20,6 +29,24 @@ import orjson
 
 ID_PREFIX = "litellm:"
 _TEAM_SLUG_MAX = 64
+# What LiteLLM puts where a user id would be when the caller has none (master key, keys without a user).
+PLACEHOLDER_IDS = frozenset({"default_user_id", "litellm_proxy_admin_name", "litellm-proxy-admin", "admin",
+                             "unknown", "none", "null", "anonymous"})
+
+
+def identity(item: dict[str, Any], meta: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(gateway user id, team slug) of a LiteLLM request: a logging payload, a spend-log row, or the plugin's
+    reservation (the same field names). None where the request names nobody."""
+    user = _first_id(meta.get("user_api_key_user_id"), item.get("user"), meta.get("user_api_key_user_email"),
+                     item.get("end_user"), meta.get("user_api_key_end_user_id"), meta.get("user_api_key_alias"))
+    if user is None:
+        key_hash = _first_id(meta.get("user_api_key_hash"), meta.get("user_api_key"), item.get("api_key"))
+        if key_hash is not None:
+            user = f"key:{key_hash}"  # kept (person unknown) rather than lost; an org file can claim it
+    team = _team_slug(_first_text(meta.get("user_api_key_team_alias"), meta.get("team_alias")))
+    if team is None:
+        team = _team_slug(_client_team(meta, item))
+    return user, team
 
 
 def litellm_to_event(item: Any) -> dict[str, Any] | str:
@@ -29,24 +56,22 @@ def litellm_to_event(item: Any) -> dict[str, Any] | str:
     counted as a failed request, never as spend."""
     if not isinstance(item, dict):
         return "each LiteLLM log must be a JSON object"
-    request_id = item.get("id") if item.get("id") not in (None, "") else item.get("request_id")
+    meta = _metadata(item.get("metadata"))
+    request_id = _first_text(item.get("litellm_call_id"), meta.get("litellm_call_id"))
+    if request_id is None:
+        request_id = item.get("id") if item.get("id") not in (None, "") else item.get("request_id")
     if isinstance(request_id, int) and not isinstance(request_id, bool):
         request_id = str(request_id)
     if not isinstance(request_id, str) or not request_id.strip():
-        return "id: required (LiteLLM's request id: `id` in the logging payload, `request_id` in spend logs)"
-    meta = _metadata(item.get("metadata"))
+        return "id: required (LiteLLM's call id `litellm_call_id`, or `id` / `request_id`)"
 
     ts = _timestamp(item.get("startTime") if item.get("startTime") is not None else item.get("endTime"))
     if ts is None:
         return "startTime: required, epoch seconds or an ISO 8601 datetime"
 
-    user = _first_text(meta.get("user_api_key_user_id"), item.get("user"), meta.get("user_api_key_user_email"),
-                       item.get("end_user"), meta.get("user_api_key_end_user_id"), meta.get("user_api_key_alias"))
+    user, team = identity(item, meta)
     if user is None:
-        key_hash = _first_text(meta.get("user_api_key_hash"), meta.get("user_api_key"), item.get("api_key"))
-        if key_hash is None:
-            return "no user: the log names no user id, email, end user, key alias or key"
-        user = f"key:{key_hash}"  # kept (person unknown) rather than lost; an org file can claim it
+        return "no user: the log names no user id, email, end user, key alias or key"
 
     model = _first_text(item.get("model"), item.get("model_group"))
     if model is None:
@@ -59,7 +84,9 @@ def litellm_to_event(item: Any) -> dict[str, Any] | str:
     out_meta: dict[str, Any] = {"source": "litellm", "status": status.lower()}
     for key, value in (("key_alias", meta.get("user_api_key_alias")), ("litellm_team_id", team_id),
                        ("litellm_team_alias", team_alias), ("model_group", item.get("model_group")),
-                       ("call_type", item.get("call_type")), ("end_user", item.get("end_user"))):
+                       ("call_type", item.get("call_type")), ("end_user", item.get("end_user")),
+                       ("response_id", _response_id(item, request_id)),
+                       ("prompt_fingerprint", _tokenbot_field(item, "prompt_fingerprint"))):
         if isinstance(value, str) and value:
             out_meta[key] = value[:200]
 
@@ -67,7 +94,6 @@ def litellm_to_event(item: Any) -> dict[str, Any] | str:
                              "metadata": out_meta}
     if provider is not None:
         event["provider"] = provider[:64]
-    team = _team_slug(team_alias)
     if team is not None:
         event["team"] = team
 
@@ -144,6 +170,39 @@ def _timestamp(value: Any) -> float | None:
     return None
 
 
+def _first_id(*values: Any) -> str | None:
+    for value in values:
+        if isinstance(value, str) and value.strip() and value.strip().lower() not in PLACEHOLDER_IDS:
+            return value.strip()
+    return None
+
+
+def _response_id(item: dict[str, Any], call_id: str) -> str | None:
+    response_id = _first_text(item.get("id"), item.get("request_id"))
+    return response_id if response_id != call_id else None
+
+
+def _client_team(meta: dict[str, Any], item: dict[str, Any]) -> str | None:
+    """The team a client named for its request: `spend_logs_metadata.team`, or a `team:<slug>` tag."""
+    extra = meta.get("spend_logs_metadata")
+    if isinstance(extra, dict):
+        team = _first_text(extra.get("team"), extra.get("team_slug"))
+        if team is not None:
+            return team
+    tags = item.get("request_tags") or meta.get("tags")
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, str) and tag.lower().startswith(("team:", "team=")):
+                return tag[5:]
+    return None
+
+
+def _tokenbot_field(item: dict[str, Any], name: str) -> Any:
+    """What the tokenbot LiteLLM plugin adds to a payload (`tokenbot: {...}`)."""
+    extra = item.get("tokenbot")
+    return extra.get(name) if isinstance(extra, dict) else None
+
+
 def _first_text(*values: Any) -> str | None:
     for value in values:
         if isinstance(value, str) and value.strip():
@@ -186,4 +245,4 @@ def _team_slug(alias: str | None) -> str | None:
     return slug[:_TEAM_SLUG_MAX] or None
 
 
-__all__ = ["litellm_to_event", "is_failure", "ID_PREFIX"]
+__all__ = ["litellm_to_event", "identity", "is_failure", "ID_PREFIX", "PLACEHOLDER_IDS"]

@@ -5,7 +5,7 @@ import json
 
 from bot.litellm import litellm_to_event
 from bot.usage_events import parse_event
-from tests.support.litellm_payloads import KEY_HASH, spend_log_row, standard_payload
+from tests.support.litellm_payloads import KEY_HASH, call_id, spend_log_row, standard_payload
 
 START = 1_763_470_000.25
 NOW = int(START) + 3600
@@ -16,7 +16,7 @@ def test_standard_payload_maps_to_a_valid_event() -> None:
     assert isinstance(event, dict)
     parsed = parse_event(event, NOW)
     assert not isinstance(parsed, str), parsed
-    assert parsed.id == "litellm:chatcmpl-00000001-5f2c"
+    assert parsed.id == f"litellm:{call_id(1)}"  # LiteLLM's call id, not the provider's response id
     assert parsed.ts == int(START)
     assert (parsed.user, parsed.team, parsed.model, parsed.provider) == ("ada", "platform", "gpt-4o", "openai")
     assert (parsed.input_tokens, parsed.output_tokens, parsed.cached_input_tokens) == (1200, 100, 200)
@@ -78,6 +78,41 @@ def test_zero_cost_with_tokens_is_left_to_genai_prices_unless_a_cache_hit() -> N
 
 def test_unusable_items_say_why() -> None:
     assert litellm_to_event("x") == "each LiteLLM log must be a JSON object"
-    assert litellm_to_event({k: v for k, v in standard_payload(1, START).items() if k != "id"}).startswith("id:")
+    assert litellm_to_event({k: v for k, v in standard_payload(1, START).items() if k not in ("id", "litellm_call_id")}).startswith("id:")
     assert litellm_to_event(standard_payload(1, START) | {"startTime": None, "endTime": None}).startswith("startTime")
     assert litellm_to_event(standard_payload(1, START) | {"model": None, "model_group": None}) == "model: required"
+
+
+def test_placeholder_user_ids_are_no_identity_so_the_openai_user_field_counts() -> None:
+    """A master key: LiteLLM logs `default_user_id` as the key's user and the caller's `user` field as end_user."""
+    def user(**over: object) -> str:
+        return litellm_to_event(standard_payload(1, START, email=None, key_alias=None, **over))["user"]  # type: ignore[index]
+
+    assert user(user_id="default_user_id", end_user="u01") == "u01"
+    assert user(user_id="default_user_id") == f"key:{KEY_HASH}"
+    row = spend_log_row(standard_payload(1, START, user_id="default_user_id", email=None, key_alias=None, end_user="u02"))
+    assert litellm_to_event(row)["user"] == "u02"  # type: ignore[index]
+    assert user(user_id="ada", end_user="mallory") == "ada"  # a key bound to a user: the client's word does not count
+
+
+def test_separate_calls_with_one_response_id_stay_separate() -> None:
+    """Mocks and cache hits repeat the provider's response id; LiteLLM's call id is per call."""
+    a = litellm_to_event(standard_payload(1, START))
+    b = litellm_to_event(standard_payload(1, START) | {"litellm_call_id": call_id(2)})
+    assert a["id"] != b["id"]  # type: ignore[index]
+    assert b["metadata"]["response_id"] == "chatcmpl-00000001-5f2c"  # type: ignore[index]
+    legacy = {k: v for k, v in standard_payload(1, START).items() if k != "litellm_call_id"}
+    assert litellm_to_event(legacy)["id"] == "litellm:chatcmpl-00000001-5f2c"  # type: ignore[index]
+
+
+def test_team_from_key_then_spend_logs_metadata_then_tag() -> None:
+    def team(team_alias: str | None = None, extra: dict | None = None, tags: list | None = None) -> str | None:
+        p = standard_payload(1, START, team_alias=team_alias)
+        p["metadata"]["spend_logs_metadata"] = extra
+        p["request_tags"] = tags or []
+        return litellm_to_event(p).get("team")  # type: ignore[union-attr]
+
+    assert team(extra={"team": "research"}) == "research"
+    assert team(tags=["prod", "team:Research"]) == "research"
+    assert team("platform", extra={"team": "research"}, tags=["team:research"]) == "platform"  # the key's team wins
+    assert team() is None

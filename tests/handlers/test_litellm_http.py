@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from storage.schema import dead_letters, usage_events, usage_hourly
 from tests.conftest import INGEST_TOKEN, NOW
-from tests.support.litellm_payloads import standard_payload
+from tests.support.litellm_payloads import call_id, standard_payload
 
 T = NOW.timestamp() - 600
 HOUR = int(T) // 3600
@@ -42,7 +42,7 @@ async def test_json_array_batch_is_stored_attributed_and_failures_counted_not_sp
     assert await bot.deps.ledger.failed_requests(HOUR, HOUR, person) == 2
     async with bot.deps.engine.connect() as conn:
         ids = set((await conn.execute(select(usage_events.c.id))).scalars())
-    assert "litellm:chatcmpl-00000000-5f2c" in ids  # namespaced: cannot collide with other sources
+    assert f"litellm:{call_id(0)}" in ids  # namespaced: cannot collide with other sources
 
 
 async def test_replayed_batch_changes_nothing_including_failure_counts(bot) -> None:
@@ -65,7 +65,7 @@ async def test_ndjson_and_single_object_log_formats(bot) -> None:
 
 async def test_unusable_items_are_rejected_with_reasons_and_dead_lettered(bot) -> None:
     good = standard_payload(1, T)
-    no_id = {k: v for k, v in standard_payload(2, T).items() if k != "id"}
+    no_id = {k: v for k, v in standard_payload(2, T).items() if k not in ("id", "litellm_call_id")}
     future = standard_payload(3, NOW.timestamp() + 3 * 86400)
     status, body = await post(bot, json.dumps([good, no_id, future]))
     assert status == 200 and body["accepted"] == 1

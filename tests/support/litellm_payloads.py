@@ -13,6 +13,11 @@ from typing import Any
 KEY_HASH = "88dca5aca52f4e6e6b6d5e8c3f1d0b4a1f3c2e9d8b7a6f5e4d3c2b1a0f9e8d7c"
 
 
+def call_id(i: int) -> str:
+    """LiteLLM's call id (a UUID4 unless the client sent `x-litellm-call-id`)."""
+    return f"6f0e2b9c-1d3a-4c5e-8f7a-{i:012d}"
+
+
 def standard_payload(i: int, start: float, *, user_id: str | None = "ada", email: str | None = "ada@test.example",
                      team_alias: str | None = "platform", model: str = "gpt-4o", provider: str = "openai",
                      prompt: int = 1200, completion: int = 100, cached: int = 200, cost: float | None = 0.0041,
@@ -24,6 +29,7 @@ def standard_payload(i: int, start: float, *, user_id: str | None = "ada", email
              "prompt_tokens_details": {"audio_tokens": None, "cached_tokens": cached}}
     return {
         "id": f"chatcmpl-{i:08d}-5f2c",
+        "litellm_call_id": call_id(i),
         "trace_id": f"trace-{i}",
         "call_type": "acompletion",
         "stream": False,
@@ -91,6 +97,7 @@ def spend_log_row(p: dict[str, Any]) -> dict[str, Any]:
     usage = meta.get("usage_object") or {}
     return {
         "request_id": p["id"],
+        "litellm_call_id": p["litellm_call_id"],
         "call_type": p["call_type"],
         "api_key": KEY_HASH,
         "spend": p["response_cost"],
