@@ -1,5 +1,11 @@
-"""`GET /v1/budget/check`: may this gateway user still spend? Answered from memory, refreshed every few seconds
-(one indexed read per person and per team on a miss), so a gateway can ask before every request."""
+"""May this gateway user still spend?
+
+- `check` (`GET /v1/budget/check`): answered from memory, refreshed every few seconds (one indexed read per person
+  and per team on a miss), so a gateway can ask before every request. Good for soft caps and dashboards.
+- `reserve` (`POST /v1/budget/reserve`, the LiteLLM plugin's pre-call hook): for a hard cap, the request's estimated
+  cost is reserved in the database in one atomic decision (storage/reservations.py) and settled when its usage event
+  arrives, so concurrency and replicas cannot overshoot by more than the estimates in flight. Soft caps and people
+  without a hard budget are answered like `check`: no write."""
 from __future__ import annotations
 
 import time
@@ -13,8 +19,24 @@ from bot.budget import month_start
 from bot.deps import Deps
 from bot.pricing import MICROS_PER_USD
 from storage.org_store import Directory
+from storage.reservations import Admission, Held, ReservationRequest, Reservations
 from storage.schema import people, teams, team_usage_hourly, usage_hourly
 from storage.schema_requests import budget_adjustments
+
+_TYPICAL_OUTPUT_TTL_S = 600.0
+
+
+@dataclass(frozen=True)
+class ReserveAsk:
+    """A gateway about to send a request: who (already attributed by the gateway's rules), what, how big."""
+    event_id: str  # the id the request's usage event will carry (LiteLLM: "litellm:<call id>")
+    user: str | None  # gateway user id, lower-cased; None: the request names nobody
+    team: str | None  # team slug the gateway named
+    model: str
+    provider: str | None
+    input_tokens: int
+    max_tokens: int | None
+    gateway_estimate_micros: int | None  # the gateway's own price for it, used when tokenbot has none
 
 
 @dataclass(frozen=True)
@@ -53,10 +75,88 @@ def decide(user: str, known: bool, person: Line | None, team: Line | None, team_
             "person": person.as_json() if person is not None else None, "team": team_json}
 
 
+def parse_reserve(body: Any) -> ReserveAsk | str:
+    """A reservation request as the LiteLLM plugin sends it (pure), or why it is not one.
+
+    `call_id` is LiteLLM's call id (the usage event will be `litellm:<call id>`); another gateway sends `event_id`,
+    the exact id its usage event will carry. Who is asking follows the LiteLLM attribution rules
+    (`bot.litellm.identity`: the key's user, the `end_user`, ...); a plain `user` and `team` work too."""
+    from bot.litellm import ID_PREFIX, identity, team_slug
+
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    call_id, event_id = body.get("call_id"), body.get("event_id")
+    if _text_ok(call_id):
+        event_id = ID_PREFIX + call_id.strip()
+    elif not _text_ok(event_id):
+        return "call_id: required (LiteLLM's call id), or event_id (the id the usage event will carry)"
+    model = body.get("model")
+    if not _text_ok(model):
+        return "model: required"
+    provider = body.get("provider")
+    if provider is not None and not _text_ok(provider):
+        return "provider: text, if given"
+    numbers: dict[str, int | None] = {}
+    for name in ("input_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**9):
+            return f"{name}: a whole number from 0 to 1,000,000,000"
+        numbers[name] = value
+    estimate = body.get("estimate_usd")
+    if estimate is not None and (isinstance(estimate, bool) or not isinstance(estimate, (int, float))
+                                 or not 0 <= estimate <= 10_000):
+        return "estimate_usd: a number from 0 to 10,000"
+    meta = body.get("metadata")
+    user, team = identity(body, meta if isinstance(meta, dict) else {})
+    if team is None and _text_ok(body.get("team")):
+        team = team_slug(body["team"])
+    return ReserveAsk(event_id=event_id.strip(), user=user.lower() if user else None, team=team,
+                      model=model.strip(), provider=provider.strip() if provider else None,
+                      input_tokens=numbers["input_tokens"] or 0, max_tokens=numbers["max_tokens"],
+                      gateway_estimate_micros=None if estimate is None else round(estimate * MICROS_PER_USD))
+
+
+def _text_ok(value: Any, limit: int = 200) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) <= limit and "\x00" not in value
+
+
+def reservation_answer(ask: ReserveAsk, admission: Admission, estimate_micros: int, person_budget: int | None,
+                       team_budget: int | None, team_slug: str | None) -> dict[str, Any]:
+    """The answer to a hard-cap reservation (pure): which line refused, with what was spent and held."""
+    def line(budget: int | None, held: Held | None) -> dict[str, Any] | None:
+        if held is None:
+            return None
+        used = held.spent_micros + held.reserved_micros
+        return {"budget_usd": None if budget is None else budget / MICROS_PER_USD,
+                "spent_usd": held.spent_micros / MICROS_PER_USD, "reserved_usd": held.reserved_micros / MICROS_PER_USD,
+                "remaining_usd": None if budget is None else (budget - used) / MICROS_PER_USD}
+
+    if admission.reused_id:
+        reason = "this request id was already used by a finished request: send each request with its own id"
+    elif admission.admitted:
+        reason = "within budget"
+    else:
+        short = [name for name, budget, held in (("personal", person_budget, admission.person),
+                                                 ("team", team_budget, admission.team))
+                 if budget is not None and held is not None
+                 and held.spent_micros + held.reserved_micros + estimate_micros > budget]
+        reason = (f"{' and '.join(short) or 'the'} budget cannot cover this request (about "
+                  f"${estimate_micros / MICROS_PER_USD:,.4f} with what is already spent and in flight); "
+                  "ask for more with /tokens request")
+    team_json = line(team_budget, admission.team)
+    if team_json is not None:
+        team_json["slug"] = team_slug
+    return {"allowed": admission.admitted, "user": ask.user, "reason": reason, "enforcement": "hard",
+            "reserved_usd": estimate_micros / MICROS_PER_USD if admission.admitted else 0.0,
+            "person": line(person_budget, admission.person), "team": team_json}
+
+
 class BudgetChecker:
     def __init__(self, deps: Deps, cache_seconds: float = 5.0) -> None:
         self.deps = deps
         self.cache_seconds = cache_seconds
+        self.reservations = Reservations(deps.engine, deps.ledger.writer)
+        self._typical_output: dict[tuple[int, str], tuple[float, int | None]] = {}
         self._directory: Directory | None = None
         self._directory_at = 0.0
         self._budgets: dict[str, dict[int, Any]] = {}
@@ -87,6 +187,64 @@ class BudgetChecker:
                              await self._spent("team", team_id, start_hour))
         return decide(user, True, person_line, team_line, team_info["slug"] if team_info else None,
                       team_info["enforcement"] if team_info else "soft", allow_unknown)
+
+    async def reserve(self, ask: ReserveAsk) -> dict[str, Any]:
+        """Admit a request or not; for a hard cap, hold its estimated cost until its usage event settles it."""
+        directory = await self._fresh_directory()
+        person_id, team_id = directory.attribute(ask.user, ask.team) if ask.user else (None, 0)
+        team_info = self._budgets["teams"].get(team_id)
+        if person_id is None or team_info is None or team_info["enforcement"] != "hard":
+            answer = await self.check(ask.user) if ask.user else decide(
+                "", False, None, None, None, "soft", self.deps.settings.check_allow_unknown)
+            return answer | {"reserved_usd": 0.0}
+        now = self.deps.clock.now()
+        start = month_start(now.astimezone(ZoneInfo(team_info["timezone"])))
+        month = f"{start:%Y-%m}"
+        person_budget = self._budgets["people"].get(person_id)
+        if person_budget is not None:
+            person_budget += self._raise("person", person_id, month)
+        team_budget = team_info["budget"]
+        if team_budget is not None:
+            team_budget += self._raise("team", team_id, month)
+        estimate = await self.estimate_micros(person_id, ask)
+        admission = await self.reservations.reserve(ReservationRequest(
+            event_id=ask.event_id, person_id=person_id, team_id=team_id, amount_micros=estimate,
+            person_budget_micros=person_budget, team_budget_micros=team_budget,
+            month_start_hour=int(start.timestamp()) // 3600, now_ts=int(now.timestamp()),
+            ttl_s=self.deps.settings.reservation_ttl_s))
+        return reservation_answer(ask, admission, estimate, person_budget, team_budget, team_info["slug"])
+
+    async def estimate_micros(self, person_id: int, ask: ReserveAsk) -> int:
+        """The request's price at its input tokens and its `max_tokens`, or the person's typical output for that
+        model (7 days), or a default; tokenbot's prices (with the org's overrides), else the gateway's estimate."""
+        output = ask.max_tokens
+        if output is None:
+            output = await self._typical_output_tokens(person_id, ask.model)
+        if output is None:
+            output = self.deps.settings.reserve_default_output_tokens
+        cost = self.deps.ledger.pricer.cost_micros(ask.model, ask.provider, ask.input_tokens, output, 0,
+                                                   int(self.deps.clock.now().timestamp()))
+        if cost is None:
+            cost = ask.gateway_estimate_micros or 0
+        return max(0, cost)
+
+    async def _typical_output_tokens(self, person_id: int, model: str) -> int | None:
+        key = (person_id, model)
+        cached = self._typical_output.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] <= _TYPICAL_OUTPUT_TTL_S:
+            return cached[1]
+        from_hour = int(self.deps.clock.now().timestamp()) // 3600 - 7 * 24
+        u = usage_hourly
+        async with self.deps.engine.connect() as conn:
+            requests, output = (await conn.execute(
+                select(func.coalesce(func.sum(u.c.requests), 0), func.coalesce(func.sum(u.c.output_tokens), 0))
+                .where(u.c.person_id == person_id, u.c.hour >= from_hour, u.c.model == model))).one()
+        if not requests:
+            return None  # not cached: the first event with this model gives a history at once
+        typical = -(-int(output) // int(requests))  # rounded up: an estimate errs high
+        self._typical_output[key] = (now, typical)
+        return typical
 
     async def _fresh_directory(self) -> Directory:
         now = time.monotonic()

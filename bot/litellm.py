@@ -43,9 +43,9 @@ def identity(item: dict[str, Any], meta: dict[str, Any]) -> tuple[str | None, st
         key_hash = _first_id(meta.get("user_api_key_hash"), meta.get("user_api_key"), item.get("api_key"))
         if key_hash is not None:
             user = f"key:{key_hash}"  # kept (person unknown) rather than lost; an org file can claim it
-    team = _team_slug(_first_text(meta.get("user_api_key_team_alias"), meta.get("team_alias")))
+    team = team_slug(_first_text(meta.get("user_api_key_team_alias"), meta.get("team_alias")))
     if team is None:
-        team = _team_slug(_client_team(meta, item))
+        team = team_slug(_client_team(meta, item))
     return user, team
 
 
@@ -236,7 +236,7 @@ def _cached_tokens(item: dict[str, Any], meta: dict[str, Any]) -> int:
     return 0
 
 
-def _team_slug(alias: str | None) -> str | None:
+def team_slug(alias: str | None) -> str | None:
     """LiteLLM's team alias as a team slug ("Platform Team" -> "platform-team"); the ledger uses it only when the
     org file has that slug, otherwise the person's own team applies."""
     if alias is None:
@@ -245,4 +245,4 @@ def _team_slug(alias: str | None) -> str | None:
     return slug[:_TEAM_SLUG_MAX] or None
 
 
-__all__ = ["litellm_to_event", "identity", "is_failure", "ID_PREFIX", "PLACEHOLDER_IDS"]
+__all__ = ["litellm_to_event", "identity", "team_slug", "is_failure", "ID_PREFIX", "PLACEHOLDER_IDS"]

@@ -51,6 +51,12 @@ class Jobs:
 
         return await prune(self.deps.engine, int(self.deps.clock.now().timestamp()), self.deps.settings.retention_days)
 
+    async def expired_reservations(self) -> int:
+        from storage.reservations import Reservations
+
+        reservations = Reservations(self.deps.engine, self.deps.ledger.writer)
+        return await reservations.drop_expired(int(self.deps.clock.now().timestamp()))
+
     async def run(self, name: str, interval_s: int, job: Callable[[], Awaitable[object]]) -> bool:
         """Run `job` if this process wins its time slot. Failures are logged and counted; the next slot retries."""
         now = int(self.deps.clock.now().timestamp())
@@ -98,7 +104,7 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     start = deps.clock.now()  # first runs at start-up (the catch-up), then on APScheduler's interval
     planned: list[tuple[str, int, Callable[[], Awaitable[object]]]] = list(pollers(deps))
-    planned.append(("retention", 86400, jobs.retention))
+    planned += [("retention", 86400, jobs.retention), ("expired-reservations", 600, jobs.expired_reservations)]
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
                     ("request-timers", 60, jobs.request_timers), ("admin-digest", 300, jobs.admin_digest)]

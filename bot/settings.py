@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.
     check_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias="TOKENBOT_CHECK_CACHE_SECONDS")
     check_allow_unknown: bool = Field(default=True, validation_alias="TOKENBOT_CHECK_ALLOW_UNKNOWN")
+    # POST /v1/budget/reserve (hard caps): how long a request's reservation is held if its usage event never comes,
+    # and the output size assumed when the request sets no max_tokens and the person has no history with the model.
+    reservation_ttl_s: int = Field(default=900, ge=10, le=86400, validation_alias="TOKENBOT_RESERVATION_TTL_S")
+    reserve_default_output_tokens: int = Field(default=1024, ge=0, le=10_000_000,
+                                               validation_alias="TOKENBOT_RESERVE_DEFAULT_OUTPUT_TOKENS")
     # Digests and warnings (bot/scheduler.py)
     scheduler_enabled: bool = Field(default=True, validation_alias="TOKENBOT_SCHEDULER_ENABLED")
     slack_min_post_interval_s: float = Field(default=1.0, ge=0, validation_alias="TOKENBOT_SLACK_MIN_POST_INTERVAL_S")

@@ -15,6 +15,7 @@ from bot.pricing import MICROS_PER_USD, Pricer
 from bot.usage_events import Rejection, UsageEvent
 from storage.db import insert_for, is_sqlite
 from storage.org_store import Directory
+from storage.reservations import settle
 from storage.schema import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usage_events, usage_hourly
 from storage.schema_ingest import failed_requests_hourly
 
@@ -60,11 +61,12 @@ class Ledger:
         if not events:
             return IngestResult(0, 0)
         rows = [self._row(e, directory, now_ts) for e in events]
-        async with self._writer(), self.engine.begin() as conn:
+        async with self.writer(), self.engine.begin() as conn:
             inserted = await self._insert_events(conn, rows)
             new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
             await self._add_to_rollups(conn, _rollup_deltas(new_rows))
             await self._count_failures(conn, new_rows)
+            await settle(conn, [r["id"] for r in rows])  # a request's cost moves from held to spent atomically
         return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
 
     async def _count_failures(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -108,9 +110,7 @@ class Ledger:
         return inserted
 
     def _row(self, e: UsageEvent, directory: Directory, now_ts: int) -> dict[str, Any]:
-        person_id, team_id = directory.person_by_alias.get(e.user, (None, 0))
-        if e.team is not None and e.team in directory.team_by_slug:
-            team_id = directory.team_by_slug[e.team]  # the gateway's team wins: a person may work for two
+        person_id, team_id = directory.attribute(e.user, e.team)
         if e.cost_usd is not None:
             cost, source = round(e.cost_usd * MICROS_PER_USD), "event"
         else:
@@ -150,7 +150,7 @@ class Ledger:
         history is never recomputed from raw events (which retention may have pruned)."""
         columns = [usage_events.c[c] for c in ("ts", "team_id", "model", "input_tokens", "output_tokens",
                                                 "cached_input_tokens", "cost_micros")]
-        async with self._writer(), self.engine.begin() as conn:
+        async with self.writer(), self.engine.begin() as conn:
             refs = [r for r in (await conn.execute(select(usage_events.c.user_ref).distinct()
                                                    .where(usage_events.c.person_id.is_(None)))).scalars()
                     if r in directory.person_by_alias]
@@ -180,7 +180,7 @@ class Ledger:
                  "raw": r.raw if isinstance(r.raw, str) else orjson.dumps(r.raw, default=str).decode()}
                 for r in rejections]
         if rows:
-            async with self._writer(), self.engine.begin() as conn:
+            async with self.writer(), self.engine.begin() as conn:
                 await conn.execute(insert(dead_letters), rows)
 
     async def dead_letter_body(self, body: bytes, reason: str, source: str, now_ts: int) -> None:
@@ -236,7 +236,8 @@ class Ledger:
             count, cost, tokens = (await conn.execute(stmt)).one()
         return {"events": count, "cost_micros": int(cost), "tokens": int(tokens)}
 
-    def _writer(self):  # noqa: ANN202
+    def writer(self):  # noqa: ANN202
+        """The in-process queue of SQLite writers (a no-op on PostgreSQL), for stores sharing this engine."""
         return self._write_lock if self._write_lock is not None else _NullLock()
 
 

@@ -61,6 +61,14 @@ class Directory:
     person_by_alias: dict[str, tuple[int, int]]  # alias -> (person_id, team_id or 0)
     team_by_slug: dict[str, int]
 
+    def attribute(self, user: str, team_slug: str | None) -> tuple[int | None, int]:
+        """(person id or None, team id or 0) of a gateway user id (lower-cased) and the team the gateway named.
+        The gateway's team wins when the org has it (a person may work for two teams), else the person's own."""
+        person_id, team_id = self.person_by_alias.get(user, (None, 0))
+        if team_slug is not None and team_slug in self.team_by_slug:
+            team_id = self.team_by_slug[team_slug]
+        return person_id, team_id
+
 
 def _micros(usd: float | None) -> int | None:
     return None if usd is None else round(usd * MICROS_PER_USD)

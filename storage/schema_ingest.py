@@ -1,7 +1,7 @@
 """Tables of the gateway and provider connectors: failed-request counts and the pollers' cursors."""
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table
 
 from storage.schema import metadata
 
@@ -27,4 +27,20 @@ ingest_cursors = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
-__all__ = ["failed_requests_hourly", "ingest_cursors"]
+# Cost a gateway has admitted but not yet reported (reserve, then settle): the budget reservation of a request in
+# flight, keyed by the id its usage event will carry, deleted in the transaction that stores that event, ignored
+# once it expires (a request whose event never comes).
+budget_reservations = Table(
+    "budget_reservations",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("person_id", Integer),
+    Column("team_id", Integer, nullable=False),  # 0: no team
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_budget_reservations_person", budget_reservations.c.person_id, budget_reservations.c.expires_at)
+Index("ix_budget_reservations_team", budget_reservations.c.team_id, budget_reservations.c.expires_at)
+
+__all__ = ["failed_requests_hourly", "ingest_cursors", "budget_reservations"]
