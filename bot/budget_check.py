@@ -222,8 +222,11 @@ class BudgetChecker:
             output = await self._typical_output_tokens(person_id, ask.model)
         if output is None:
             output = self.deps.settings.reserve_default_output_tokens
-        cost = self.deps.ledger.pricer.cost_micros(ask.model, ask.provider, ask.input_tokens, output, 0,
-                                                   int(self.deps.clock.now().timestamp()))
+        now_ts = int(self.deps.clock.now().timestamp())
+        cost = self.deps.ledger.pricer.cost_micros(ask.model, ask.provider, ask.input_tokens, output, 0, now_ts)
+        if cost is None and "/" in ask.model:  # a gateway's "openai/gpt-4o": the provider's own name prices it
+            cost = self.deps.ledger.pricer.cost_micros(ask.model.split("/", 1)[1], ask.provider, ask.input_tokens,
+                                                       output, 0, now_ts)
         if cost is None:
             cost = ask.gateway_estimate_micros or 0
         return max(0, cost)

@@ -1,0 +1,1 @@
+../../integrations/litellm/tokenbot_litellm.py
