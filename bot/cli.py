@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = usage.add_parser("rejected", help="the latest rejected (dead-lettered) usage items")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_usage_rejected)
+    p = usage.add_parser("unclaimed", help="spend whose gateway id no person in the org file claims, by id")
+    p.add_argument("--month", help="YYYY-MM (default: the current month to date, UTC)")
+    p.add_argument("--top", type=int, default=10, help="how many ids to list (default 10)")
+    p.set_defaults(func=cmd_usage_unclaimed)
 
     p = sub.add_parser("audit", help="the audit log (requests, decisions, refusals, adjustments, expiries) as CSV")
     p.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
@@ -387,6 +391,25 @@ async def cmd_usage_rejected(settings: Settings, args: argparse.Namespace) -> in
         print(f"{when} {r['source']} item {r['item_index']}: {r['reason']}\n    {r['raw'][:300]}")
     if not rows:
         print("no rejected usage")
+    return 0
+
+
+async def cmd_usage_unclaimed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import opened_deps
+    from bot.reconcile import parse_month
+    from bot.unclaimed import load_unclaimed, unclaimed_plain
+
+    try:
+        month = parse_month(args.month) if args.month else None
+    except ValueError as exc:
+        print(f"--month: {exc}", file=sys.stderr)
+        return 2
+    if args.top < 1:
+        print("--top: must be at least 1", file=sys.stderr)
+        return 2
+    async with opened_deps(settings) as deps:
+        month, unclaimed = await load_unclaimed(deps, month, args.top)
+        print(unclaimed_plain(month, unclaimed, deps.clock.now()))
     return 0
 
 

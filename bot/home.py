@@ -15,6 +15,7 @@ from bot.render import escape, me_message, text_message
 from bot.reports import me_report
 from bot.roles import viewer
 from bot.summary import windows
+from bot.unclaimed import HOME_TOP, load_unclaimed
 from storage.digest_queries import active_teams
 from storage.insights import teams_window_totals
 from storage.org_store import Team
@@ -61,7 +62,8 @@ async def build_home(deps: Deps, user_id: str) -> dict:
     warnings = await latest_warnings(deps) if who.is_admin else []
     if who.is_admin and (line := await reconciliation_line(deps)):
         warnings.insert(0, line)
-    return home_view(me_blocks, my_requests, pending, my_teams, all_teams, warnings)
+    unclaimed = (await load_unclaimed(deps, top=HOME_TOP))[1] if who.is_admin else None  # UTC month to date
+    return home_view(me_blocks, my_requests, pending, my_teams, all_teams, warnings, unclaimed)
 
 
 async def latest_warnings(deps: Deps, limit: int = 10) -> list[str]:

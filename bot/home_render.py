@@ -7,7 +7,9 @@ from typing import Any
 from bot.budget import bar, usd
 from bot.render import escape
 from bot.request_render import state_line
+from bot.unclaimed import unclaimed_blocks
 from storage.requests_store import BudgetRequest
+from storage.unclaimed import Unclaimed
 
 MAX_BLOCKS = 100
 
@@ -43,7 +45,8 @@ def team_line(t: TeamRisk) -> str:
 
 
 def home_view(me_blocks: list[dict[str, Any]], my_requests: list[BudgetRequest], pending_cards: list[dict[str, Any]],
-              my_teams: list[TeamRisk], all_teams: list[TeamRisk] | None, warnings: list[str]) -> dict[str, Any]:
+              my_teams: list[TeamRisk], all_teams: list[TeamRisk] | None, warnings: list[str],
+              unclaimed: Unclaimed | None = None) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = list(me_blocks)
     if my_requests:
         blocks += [{"type": "divider"}, _section("*Your recent budget requests*\n" + "\n".join(
@@ -56,6 +59,8 @@ def home_view(me_blocks: list[dict[str, Any]], my_requests: list[BudgetRequest],
             blocks.append(_section(f"…and {len(pending_cards) - 5} more: `/tokens pending`."))
     if my_teams:
         blocks += [{"type": "divider"}, _section("*Teams you approve for*\n" + "\n".join(team_line(t) for t in my_teams[:20]))]
+    # Before the team list: the cap below drops from the end, and this is what tells a wrong gateway setup.
+    blocks += unclaimed_blocks(unclaimed)
     if all_teams is not None:
         ranked = sorted(all_teams, key=lambda t: (-t.risk, -t.spent_micros, t.name))
         blocks += [{"type": "divider"}, _header("All teams, by risk of overrun")]

@@ -8,7 +8,8 @@ from bot.scheduler import build_scheduler
 
 async def test_scheduler_runs_the_due_digests_at_start(bot) -> None:
     scheduler = build_scheduler(bot.deps)
-    assert {j.id for j in scheduler.get_jobs()} == {"digests", "warnings", "request-timers", "admin-digest", "retention"}  # no poller configured
+    assert {j.id for j in scheduler.get_jobs()} == {"digests", "warnings", "request-timers", "admin-digest", "retention",
+                                                     "expired-reservations"}  # no poller configured
     scheduler.start()
     try:
         for _ in range(200):  # wait for the first run (not a timing assertion: the content is what is checked)
