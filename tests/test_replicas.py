@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -28,9 +26,9 @@ from storage.schema import team_usage_hourly, usage_events, usage_hourly
 from storage.schema_requests import audit_log, budget_adjustments, budget_requests
 from tests.conftest import INGEST_TOKEN, ORG_YAML, SIGNING_SECRET
 from tests.support.fake_slack import FakeSlack
+from tests.support.serve import ROOT, Replica, free_port, start_tokenbot, stop, tokenbot_env
 from tests.support.slack_requests import SlackSender, block_action_body
 
-ROOT = Path(__file__).resolve().parents[1]
 DIGEST_EVENT = "tokenbot_digest"
 
 # ORG_YAML's two teams, in UTC with a digest at 00:00 (always due today), plus four more teams with channels.
@@ -43,33 +41,10 @@ REPLICA_ORG = (ORG_YAML.replace("timezone: Europe/Berlin", 'timezone: UTC\n    d
 TEAM_CHANNELS = ["C0PLAT", "C0RES"] + [f"C0EXTRA{i}" for i in range(4)]
 
 
-@dataclass
-class Replica:
-    name: str
-    url: str
-    proc: subprocess.Popen
-    log: Path
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(database_url: str, slack: FakeSlack, org_file: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TOKENBOT_"))}
-    return env | {
-        "TOKENBOT_DATABASE_URL": database_url, "TOKENBOT_PORT": str(port), "TOKENBOT_HOST": "127.0.0.1",
-        "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "TOKENBOT_SLACK_API_URL": slack.api_url,
-        "TOKENBOT_INGEST_TOKENS": INGEST_TOKEN, "TOKENBOT_ORG_FILE": str(org_file),
-        "TOKENBOT_SLACK_MIN_POST_INTERVAL_S": "0", "TOKENBOT_LOG_FORMAT": "text",
-    }
+    return tokenbot_env(database_url, org_file, port, INGEST_TOKEN, SLACK_BOT_TOKEN="xoxb-test",
+                        SLACK_SIGNING_SECRET=SIGNING_SECRET, TOKENBOT_SLACK_API_URL=slack.api_url,
+                        TOKENBOT_SLACK_MIN_POST_INTERVAL_S="0")
 
 
 async def _run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -77,31 +52,6 @@ async def _run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     return proc.returncode or 0, out.decode(errors="replace")
-
-
-async def _wait_healthy(http: aiohttp.ClientSession, replica: Replica) -> None:
-    for _ in range(300):  # bounded: ~30 s
-        if replica.proc.poll() is not None:
-            raise AssertionError(f"replica {replica.name} exited with {replica.proc.returncode}:\n{replica.log_tail()}")
-        try:
-            async with http.get(f"{replica.url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as resp:
-                if resp.status == 200:
-                    return
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"replica {replica.name} never became healthy:\n{replica.log_tail()}")
-
-
-async def _stop(replica: Replica) -> None:
-    if replica.proc.poll() is None:
-        replica.proc.terminate()
-        for _ in range(150):  # bounded: ~15 s, without blocking the fake Slack's event loop
-            if replica.proc.poll() is not None:
-                return
-            await asyncio.sleep(0.1)
-        replica.proc.kill()
-        replica.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -117,18 +67,10 @@ async def replicas(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> 
         # dies at start-up with a UniqueViolation on teams.slug: a known bug, reported with issue 6), which is not
         # what this test is about. Each replica still syncs the org file at its start-up.
         for name in ("A", "B"):
-            port = _free_port()
-            log = tmp_path / f"replica-{name}.log"
-            with log.open("w") as sink:
-                proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT,
-                                        env=_env(database_url, fake_slack, org_file, port),
-                                        stdout=sink, stderr=subprocess.STDOUT)
-            started.append(Replica(name, f"http://127.0.0.1:{port}", proc, log))
-            async with aiohttp.ClientSession() as http:
-                await _wait_healthy(http, started[-1])
+            started.append(await start_tokenbot(name, tmp_path, _env(database_url, fake_slack, org_file, free_port())))
         yield started[0], started[1]
     finally:
-        await asyncio.gather(*(_stop(r) for r in started))
+        await asyncio.gather(*(stop(r) for r in started))
 
 
 def _events(start: int, n: int, now: int) -> list[dict]:

@@ -116,7 +116,7 @@ async def test_every_request_reaches_the_right_person_at_litellms_cost(tmp_path:
     bot = await start_tokenbot("A", tmp_path, tokenbot_env(database_url, org, free_port(), TOKEN))
     proxy = await start_proxy(tmp_path, config, [bot.url], TOKEN, tmp_path / "spool",
                               DEFAULT_MOCK_RESPONSE_PROMPT_TOKEN_COUNT="1000",
-                              DEFAULT_MOCK_RESPONSE_COMPLETION_TOKEN_COUNT="500")
+                              DEFAULT_MOCK_RESPONSE_COMPLETION_TOKEN_COUNT="500", TOKENBOT_PROMPT_FINGERPRINT="true")
     engine = make_engine(database_url)
     try:
         plan: list[tuple[str | None, str]] = []
@@ -147,6 +147,10 @@ async def test_every_request_reaches_the_right_person_at_litellms_cost(tmp_path:
         fixed = [e for e in events.values() if e[3].get("response_id") == "chatcmpl-always-the-same"]
         assert len(fixed) == sum(1 for a in ok if "same id" in a.text) > 50  # separate calls, separate events
         assert await scalar(engine, select(func.sum(failed_requests_hourly.c.failures))) == len(failed)
+        # One prompt everywhere: one fingerprint (a hash for loop detection), and never the prompt's text.
+        fingerprints = {e[3].get("prompt_fingerprint") for e in events.values()}
+        assert len(fingerprints) == 1 and len(fingerprints.pop() or "") == 32
+        assert not any("incident" in str(e) for e in events.values())
         per_user = Counter()
         for a in ok:
             if a.user:
@@ -230,3 +234,16 @@ async def test_a_hard_budget_holds_under_32_clients_and_two_replicas(tmp_path: P
         await engine.dispose()
         await stop(proxy)
         await asyncio.gather(stop(a), stop(b))
+
+
+async def test_fail_closed_refuses_with_a_clear_error_when_tokenbot_cannot_answer(tmp_path: Path) -> None:
+    _org, config = setup_files(tmp_path)
+    nobody = f"http://127.0.0.1:{free_port()}"  # no tokenbot listens here
+    proxy = await start_proxy(tmp_path, config, [nobody], TOKEN, tmp_path / "spool", TOKENBOT_FAIL_MODE="closed")
+    try:
+        async with aiohttp.ClientSession() as http:
+            answer = await chat(http, proxy.url, "u01")
+        assert answer.status == 503 and "budget check is unavailable" in answer.text
+        assert "TOKENBOT_FAIL_MODE=closed" in proxy.log.read_text()  # the operator is told why
+    finally:
+        await stop(proxy)
