@@ -90,36 +90,24 @@ class Reservations:
         """Spent and held per budget line, and whether an event with this id was already stored: one statement."""
         res = budget_reservations
         live = and_(res.c.expires_at > r.now_ts, res.c.event_id != r.event_id)
+
+        def spent_and_held(rollup, rollup_key, held_key, key: int) -> list:  # noqa: ANN001
+            return [select(func.coalesce(func.sum(rollup.c.cost_micros), 0))
+                    .where(rollup_key == key, rollup.c.hour >= r.month_start_hour).scalar_subquery(),
+                    select(func.coalesce(func.sum(res.c.amount_micros), 0)).where(held_key == key, live).scalar_subquery()]
+
         columns = []
         lines = []
         if r.person_budget_micros is not None and r.person_id is not None:
             lines.append("person")
-            columns += [select(func.coalesce(func.sum(usage_hourly.c.cost_micros), 0)).where(
-                            usage_hourly.c.person_id == r.person_id, usage_hourly.c.hour >= r.month_start_hour)
-                        .scalar_subquery(),
-                        select(func.coalesce(func.sum(res.c.amount_micros), 0)).where(
-                            res.c.person_id == r.person_id, live).scalar_subquery()]
+            columns += spent_and_held(usage_hourly, usage_hourly.c.person_id, res.c.person_id, r.person_id)
         if r.team_budget_micros is not None:
             lines.append("team")
-            columns += [select(func.coalesce(func.sum(team_usage_hourly.c.cost_micros), 0)).where(
-                            team_usage_hourly.c.team_id == r.team_id, team_usage_hourly.c.hour >= r.month_start_hour)
-                        .scalar_subquery(),
-                        select(func.coalesce(func.sum(res.c.amount_micros), 0)).where(
-                            res.c.team_id == r.team_id, live).scalar_subquery()]
+            columns += spent_and_held(team_usage_hourly, team_usage_hourly.c.team_id, res.c.team_id, r.team_id)
         columns.append(exists().where(usage_events.c.id == r.event_id))
         values = (await conn.execute(select(literal(1), *columns))).one()[1:]
         held = {name: Held(int(values[2 * i]), int(values[2 * i + 1])) for i, name in enumerate(lines)}
         return held.get("person"), held.get("team"), bool(values[-1])
-
-    async def held_by(self, person_id: int | None, team_id: int, now_ts: int) -> tuple[int, int]:
-        """Live reservations of a person and of a team (for reports and tests)."""
-        res = budget_reservations
-        async with self.engine.connect() as conn:
-            person = (await conn.execute(select(func.coalesce(func.sum(res.c.amount_micros), 0)).where(
-                res.c.person_id == person_id, res.c.expires_at > now_ts))).scalar_one()
-            team = (await conn.execute(select(func.coalesce(func.sum(res.c.amount_micros), 0)).where(
-                res.c.team_id == team_id, res.c.expires_at > now_ts))).scalar_one()
-        return int(person), int(team)
 
     async def drop_expired(self, now_ts: int) -> int:
         """Reservations whose event never came (a request refused later in the gateway, a lost event)."""

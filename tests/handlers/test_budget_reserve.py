@@ -85,6 +85,11 @@ async def test_expired_reservations_stop_counting(bot) -> None:
     assert not (await reserve(bot, "b"))[1]["allowed"]
     bot.clock.advance(timedelta(seconds=bot.deps.settings.reservation_ttl_s + 1))
     assert (await reserve(bot, "b"))[1]["allowed"]  # "a" never settled and expired
+    from storage.reservations import Reservations
+
+    housekeeping = Reservations(bot.deps.engine, bot.deps.ledger.writer)  # the scheduler's expired-reservations job
+    assert await housekeeping.drop_expired(int(bot.clock.now().timestamp())) == 1  # "a" goes, "b" stays
+    assert await held(bot) == (1, 12_500)
 
 
 async def test_the_month_follows_the_teams_timezone(bot) -> None:
