@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+PIDS: dict[str, int] = {}  # url -> pid of each running bot_process (for benches that read its CPU time)
 
 
 def free_port() -> int:
@@ -29,6 +30,7 @@ def bot_process(env: dict[str, str]):  # noqa: ANN201
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=full,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
+    PIDS[url] = proc.pid
     try:
         for _ in range(300):
             try:
@@ -40,6 +42,7 @@ def bot_process(env: dict[str, str]):  # noqa: ANN201
                 time.sleep(0.1)
         yield url
     finally:
+        PIDS.pop(url, None)
         proc.terminate()
         proc.wait(timeout=30)
 
@@ -77,3 +80,32 @@ def bot_processes(env: dict[str, str], count: int):  # noqa: ANN201
 
     with ExitStack() as stack:
         yield [stack.enter_context(bot_process(env)) for _ in range(count)]
+
+
+def drop_postgres(base_url: str, name: str) -> None:
+    """Drop database `name` (made by fresh_postgres) from the server of `base_url`."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(base_url)
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(user=base.username, host=base.host or "127.0.0.1", port=base.port or 5432,
+                                      database=base.database or "postgres", password=base.password)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    asyncio.run(drop())
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (all its threads) so far; None: this process."""
+    if pid is None:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
