@@ -4,9 +4,10 @@
    32 concurrent clients: without callbacks; with tokenbot's plugin (integrations/litellm/) sending usage only
    (TOKENBOT_ENFORCE=false); and with the plugin enforcing, in front of a real `tokenbot serve` on a fresh SQLite
    file whose teams are hard-capped, so every request is a real `POST /v1/budget/reserve` (budgets large enough
-   never to refuse) besides its usage event spooled and shipped to `/v1/ingest/litellm`. Then, within a bounded
-   wait, the ledger must hold one event per request sent through the plugin; a trigger added to this run's
-   database counts the reservations written.
+   never to refuse) besides its usage event spooled and shipped to `/v1/ingest/litellm`; meanwhile the bench times
+   a reservation of its own every 0.25 s (the reserve's latency under that load). Then, within a bounded wait, the
+   ledger must hold one event per request sent through the plugin; a trigger added to this run's database counts
+   the reservations written. CPU per request is read from /proc for the proxy and tokenbot.
 2. `POST /v1/budget/reserve` alone, sequential, for hard-capped people drawn at random from 1,000 people x 90 days of
    hourly rollups (bench/tokens_me.py's seeding; teams made hard-capped), beside GET /healthz on the same server;
    then `BudgetChecker.reserve` called in-process on the same database (no HTTP), with its parts timed: the estimate
@@ -124,23 +125,45 @@ async def drive(url: str, n: int, people: int, rng: random.Random, pids: dict[st
     return elapsed, latencies, cpu
 
 
+async def probe_reserves(url: str, done: asyncio.Event, people: int) -> list[float]:
+    """A reservation every 0.25 s, timed, until `done`."""
+    latencies = []
+    async with aiohttp.ClientSession() as http:
+        while not done.is_set():
+            body = {"event_id": f"bench-probe-{uuid.uuid4()}", "model": "openai/gpt-4o", "input_tokens": 12,
+                    "user": f"u{random.randrange(people)}"}
+            t0 = time.perf_counter()
+            async with http.post(f"{url}/v1/budget/reserve", json=body,
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+                answer = await resp.json()
+            latencies.append(time.perf_counter() - t0)
+            assert answer.get("allowed") and answer["reserved_usd"] > 0, answer
+            await asyncio.sleep(0.25)
+    return latencies
+
+
 def ledger_counts(db: Path) -> tuple[int, int, int]:
     """(usage events stored, reservations written, reservations still held) in the bench's SQLite file."""
-    with sqlite3.connect(db, timeout=30) as conn:
-        events = conn.execute("SELECT count(*) FROM usage_events").fetchone()[0]
-        written = conn.execute("SELECT n FROM bench_reservations_written").fetchone()[0]
-        held = conn.execute("SELECT count(*) FROM budget_reservations").fetchone()[0]
-    return events, written, held
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return tuple(conn.execute(sql).fetchone()[0] for sql in (  # type: ignore[return-value]
+            "SELECT count(*) FROM usage_events", "SELECT n FROM bench_reservations_written",
+            "SELECT count(*) FROM budget_reservations"))
+    finally:
+        conn.close()
 
 
 def count_reservations(db: Path) -> None:
     """A trigger in this run's database: every reservation row inserted (admitted, later settled) is counted."""
-    with sqlite3.connect(db, timeout=30) as conn:
+    conn = sqlite3.connect(db, timeout=30)
+    try:
         conn.executescript("""
             CREATE TABLE bench_reservations_written (n INTEGER NOT NULL);
             INSERT INTO bench_reservations_written VALUES (0);
             CREATE TRIGGER bench_count_reservations AFTER INSERT ON budget_reservations
             BEGIN UPDATE bench_reservations_written SET n = n + 1; END;""")
+    finally:
+        conn.close()
 
 
 async def gateway(n: int, people: int) -> None:
@@ -169,7 +192,18 @@ async def gateway(n: int, people: int) -> None:
                 async with litellm_proxy(proxy_config(tmp / f"proxy{i}", plugin), proxy_env) as proxy:
                     pids = {"LiteLLM": proxy.proc.pid, "tokenbot": PIDS[bot_url]}
                     await drive(proxy.url, WARMUP, people, rng, pids)
-                    results[label] = await drive(proxy.url, n, people, rng, pids)
+                    done = asyncio.Event()
+
+                    async def measured() -> tuple[float, list[float], dict[str, float]]:
+                        try:
+                            return await drive(proxy.url, n, people, rng, pids)  # noqa: B023
+                        finally:
+                            done.set()  # noqa: B023
+
+                    if plugin and not extra:  # the reserve's latency as the plugin sees it, under this load
+                        results[label], probes = await asyncio.gather(measured(), probe_reserves(bot_url, done, people))
+                    else:
+                        results[label] = await measured()
                     loaded = time.monotonic()
                     if plugin:  # every event of this proxy delivered before it stops (bounded wait)
                         requests = (WARMUP + n) * i
@@ -188,12 +222,13 @@ async def gateway(n: int, people: int) -> None:
         print("  CPU per request: " + ", ".join(f"{name} {seconds / len(latencies) * 1000:.1f} ms"
                                                for name, seconds in cpu.items())
               + f" ({sum(cpu.values()) / elapsed:.2f} of {len(os.sched_getaffinity(0))} cores busy)")
+    print(f"  POST /v1/budget/reserve under this load (the bench's probes, 4/s):{'':<5}{percentiles(probes)}")
     events, written, held = counts
-    enforced = WARMUP + n
+    mine = 1 + len(probes)  # the bench's own reservations: never settled (no event), counted by the trigger too
     print(f"  ledger: {events:,} usage events stored of {requests:,} requests sent through the plugin (warm-ups "
           f"included; {'all' if events == requests else 'NOT all'} there {delivered_after:.1f} s after the last "
-          f"answer); {written - 1:,} reservations written for {enforced:,} hard-cap requests, {held - 1} still "
-          f"held (besides the bench's probe); {unanswered} fail-open warnings in LiteLLM's logs")
+          f"answer); {written - mine:,} reservations written for {WARMUP + n:,} hard-cap requests, {held - mine} "
+          f"still held (besides the bench's {mine}); {unanswered} fail-open warnings in LiteLLM's logs")
 
 
 # -- 2. the reserve call alone --------------------------------------------------------------------------------------
