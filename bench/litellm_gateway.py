@@ -185,7 +185,7 @@ async def gateway(n: int, people: int) -> None:
                                      json={"event_id": "bench-probe", "model": "openai/gpt-4o", "user": "u0"}) as r:
                     probe = await r.json()
             assert probe.get("enforcement") == "hard" and probe["allowed"] and probe["reserved_usd"] > 0, probe
-            unanswered = 0
+            unanswered: list[str] = []  # the plugin's fail-open warnings (one per 10 s at most)
             for i, (label, plugin, extra) in enumerate(runs):
                 proxy_env = {"TOKENBOT_URL": bot_url, "TOKENBOT_TOKEN": TOKEN,
                              "TOKENBOT_SPOOL_DIR": str(tmp / "spool")} | extra
@@ -210,7 +210,8 @@ async def gateway(n: int, people: int) -> None:
                         while (counts := ledger_counts(db))[0] < requests and time.monotonic() < loaded + 60:
                             await asyncio.sleep(0.1)
                         delivered_after = time.monotonic() - loaded
-                    unanswered += proxy.log.read_text(errors="replace").count("budget check unavailable")
+                    unanswered += [line.strip()[-160:] for line in proxy.log.read_text(errors="replace").splitlines()
+                                   if "budget check unavailable" in line]
     base_rate = None
     for label, (elapsed, latencies, cpu) in results.items():
         rate = len(latencies) / elapsed
@@ -228,7 +229,13 @@ async def gateway(n: int, people: int) -> None:
     print(f"  ledger: {events:,} usage events stored of {requests:,} requests sent through the plugin (warm-ups "
           f"included; {'all' if events == requests else 'NOT all'} there {delivered_after:.1f} s after the last "
           f"answer); {written - mine:,} reservations written for {WARMUP + n:,} hard-cap requests, {held - mine} "
-          f"still held (besides the bench's {mine}); {unanswered} fail-open warnings in LiteLLM's logs")
+          f"still held (besides the bench's {mine}); {len(unanswered)} fail-open warnings in LiteLLM's logs")
+    if written - mine < WARMUP + n:
+        print(f"    {WARMUP + n - (written - mine):,} hard-cap requests were admitted without a reservation: the "
+              f"plugin had no answer within TOKENBOT_CHECK_TIMEOUT_S (0.5 s) and failed open; its warnings, "
+              f"1 per 10 s:")
+    for line in unanswered[:3]:
+        print(f"    {line}")
 
 
 # -- 2. the reserve call alone --------------------------------------------------------------------------------------
@@ -253,7 +260,8 @@ def reserve_body(person: int, model: str) -> dict:
 
 def plan(people: int, n: int, model: str) -> list[int]:
     """Warm-up, then n people at random: every person once where the estimate is cacheable, else 200 requests."""
-    warm = random.sample(range(people), people) if model == CASES[0][1] else [random.randrange(people) for _ in range(200)]
+    cacheable = model == CASES[0][1]
+    warm = random.sample(range(people), people) if cacheable else [random.randrange(people) for _ in range(200)]
     return warm + [random.randrange(people) for _ in range(n)]
 
 
