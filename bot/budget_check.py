@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -169,22 +170,15 @@ class BudgetChecker:
         if hit is None:
             return decide(user, False, None, None, None, "soft", allow_unknown)
         person_id, team_id = hit
-        person_budget = self._budgets["people"].get(person_id)
         team_info = self._budgets["teams"].get(team_id)
-        tz = team_info["timezone"] if team_info else "UTC"
-        now = self.deps.clock.now()
-        start = month_start(now.astimezone(ZoneInfo(tz)))
+        start, person_budget, team_budget = self._month_budgets(person_id, team_id, team_info)
         start_hour = int(start.timestamp()) // 3600
-        month = f"{start:%Y-%m}"
         person_line = None
         if person_budget is not None:
-            person_line = Line(person_budget + self._raise("person", person_id, month),
-                               await self._spent("person", person_id, start_hour))
+            person_line = Line(person_budget, await self._spent("person", person_id, start_hour))
         team_line = None
         if team_info is not None:
-            budget = team_info["budget"]
-            team_line = Line(None if budget is None else budget + self._raise("team", team_id, month),
-                             await self._spent("team", team_id, start_hour))
+            team_line = Line(team_budget, await self._spent("team", team_id, start_hour))
         return decide(user, True, person_line, team_line, team_info["slug"] if team_info else None,
                       team_info["enforcement"] if team_info else "soft", allow_unknown)
 
@@ -197,20 +191,12 @@ class BudgetChecker:
             answer = await self.check(ask.user) if ask.user else decide(
                 "", False, None, None, None, "soft", self.deps.settings.check_allow_unknown)
             return answer | {"reserved_usd": 0.0}
-        now = self.deps.clock.now()
-        start = month_start(now.astimezone(ZoneInfo(team_info["timezone"])))
-        month = f"{start:%Y-%m}"
-        person_budget = self._budgets["people"].get(person_id)
-        if person_budget is not None:
-            person_budget += self._raise("person", person_id, month)
-        team_budget = team_info["budget"]
-        if team_budget is not None:
-            team_budget += self._raise("team", team_id, month)
+        start, person_budget, team_budget = self._month_budgets(person_id, team_id, team_info)
         estimate = await self.estimate_micros(person_id, ask)
         admission = await self.reservations.reserve(ReservationRequest(
             event_id=ask.event_id, person_id=person_id, team_id=team_id, amount_micros=estimate,
             person_budget_micros=person_budget, team_budget_micros=team_budget,
-            month_start_hour=int(start.timestamp()) // 3600, now_ts=int(now.timestamp()),
+            month_start_hour=int(start.timestamp()) // 3600, now_ts=int(self.deps.clock.now().timestamp()),
             ttl_s=self.deps.settings.reservation_ttl_s))
         return reservation_answer(ask, admission, estimate, person_budget, team_budget, team_info["slug"])
 
@@ -222,11 +208,8 @@ class BudgetChecker:
             output = await self._typical_output_tokens(person_id, ask.model)
         if output is None:
             output = self.deps.settings.reserve_default_output_tokens
-        now_ts = int(self.deps.clock.now().timestamp())
-        cost = self.deps.ledger.pricer.cost_micros(ask.model, ask.provider, ask.input_tokens, output, 0, now_ts)
-        if cost is None and "/" in ask.model:  # a gateway's "openai/gpt-4o": the provider's own name prices it
-            cost = self.deps.ledger.pricer.cost_micros(ask.model.split("/", 1)[1], ask.provider, ask.input_tokens,
-                                                       output, 0, now_ts)
+        cost = self.deps.ledger.pricer.cost_micros(ask.model, ask.provider, ask.input_tokens, output, 0,
+                                                   int(self.deps.clock.now().timestamp()))
         if cost is None:
             cost = ask.gateway_estimate_micros or 0
         return max(0, cost)
@@ -248,6 +231,17 @@ class BudgetChecker:
         typical = -(-int(output) // int(requests))  # rounded up: an estimate errs high
         self._typical_output[key] = (now, typical)
         return typical
+
+    def _month_budgets(self, person_id: int, team_id: int, team_info: dict[str, Any] | None
+                       ) -> tuple[datetime, int | None, int | None]:
+        """The start of the team's month (in its timezone), and the person's and the team's budgets with the raises
+        approved for that month: what `check` reports against and `reserve` admits against."""
+        start = month_start(self.deps.clock.now().astimezone(ZoneInfo(team_info["timezone"] if team_info else "UTC")))
+        month = f"{start:%Y-%m}"
+        person = self._budgets["people"].get(person_id)
+        team = team_info["budget"] if team_info is not None else None
+        return (start, None if person is None else person + self._raise("person", person_id, month),
+                None if team is None else team + self._raise("team", team_id, month))
 
     async def _fresh_directory(self) -> Directory:
         now = time.monotonic()

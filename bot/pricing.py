@@ -95,21 +95,30 @@ class Pricer:
                                                               r.output * factor) for r in table.rates))
 
     def _lookup(self, model: str, provider: str | None, ts: int) -> PriceTable | None:
-        try:
-            _provider, info = self._snapshot.find_provider_model(model, None, provider, None)
-        except LookupError:
-            if provider is None:
-                return None
-            try:  # the provider name may be one genai-prices does not know ("azure_ai", a proxy's label)
-                _provider, info = self._snapshot.find_provider_model(model, None, None, None)
-            except LookupError:
-                return None
+        info = self._find(model, provider)
+        if info is None and "/" in model:  # a gateway's "openai/gpt-4o" (LiteLLM logs its deployment's model so)
+            prefix, name = model.split("/", 1)
+            info = self._find(name, provider or prefix)
+        if info is None:
+            return None
         model_price = info.get_prices(datetime.fromtimestamp(ts, UTC))
         thresholds = sorted({tier.start for v in vars(model_price).values() if isinstance(v, TieredPrices)
                              for tier in v.tiers})
         # One representative input size per tier: at most the first threshold, then just past each one.
         sizes = [thresholds[0] if thresholds else 1_000_000] + [t + 1 for t in thresholds]
         return PriceTable(tuple(thresholds), tuple(_rates(model_price, n) for n in sizes))
+
+
+    def _find(self, model: str, provider: str | None):  # noqa: ANN202 - genai-prices' ModelInfo, or None
+        try:
+            return self._snapshot.find_provider_model(model, None, provider, None)[1]
+        except LookupError:
+            if provider is None:
+                return None
+        try:  # the provider name may be one genai-prices does not know ("azure_ai", a proxy's label)
+            return self._snapshot.find_provider_model(model, None, None, None)[1]
+        except LookupError:
+            return None
 
 
 def _rates(model_price: ModelPrice, n: int) -> LinearRates:

@@ -26,3 +26,12 @@ def test_unknown_model_has_no_price_and_unknown_provider_falls_back() -> None:
     pricer = Pricer()
     assert pricer.cost_micros("in-house-llm", None, 1000, 10, 0, TS) is None
     assert pricer.cost_micros("gpt-4o", "my-proxy", 1_000_000, 0, 0, TS) == 2_500_000
+
+
+def test_a_gateways_provider_prefixed_model_is_priced_as_the_providers_own() -> None:
+    """LiteLLM logs its deployment's model ("openai/gpt-4o"); an event it could not price must still be priced."""
+    pricer = Pricer()
+    ts = 1_795_354_297
+    assert pricer.cost_micros("openai/gpt-4o", None, 1000, 1000, 0, ts) == pricer.cost_micros("gpt-4o", "openai", 1000, 1000, 0, ts)
+    assert pricer.cost_micros("openai/gpt-4o", None, 1000, 1000, 0, ts) == 12_500
+    assert pricer.cost_micros("nobody/unknown-model", None, 1, 1, 0, ts) is None
