@@ -349,9 +349,11 @@ async def in_process(database: str, people: int, n: int, model: str) -> dict[str
     checker.estimate_micros = timed("estimate", checker.estimate_micros)
     checker.reservations.reserve = timed("transaction", checker.reservations.reserve)
 
-    @event.listens_for(deps.engine.sync_engine, "before_cursor_execute")
     def _count(*_args) -> None:  # noqa: ANN002
         statements[0] += 1
+
+    for engine in {deps.engine, checker.reservations.engine}:  # PostgreSQL: the reservation has its own pool
+        event.listen(engine.sync_engine, "before_cursor_execute", _count)
 
     people_ids = plan(people, n, model)
     measured_from = len(people_ids) - n
@@ -369,6 +371,7 @@ async def in_process(database: str, people: int, n: int, model: str) -> dict[str
             times["total"].append(time.perf_counter() - t0)
             assert answer["allowed"] and answer["reserved_usd"] > 0, answer
     finally:
+        await checker.close()
         await deps.engine.dispose()
     settles = -(-n // SETTLE_EVERY)  # the clearing DELETEs, counted above but not the checker's
     times["statements"] = [(statements[0] - settles) / n, statements[1] / n]

@@ -19,12 +19,14 @@ from sqlalchemy import func, select
 from bot.budget import month_start
 from bot.deps import Deps
 from bot.pricing import MICROS_PER_USD
+from storage.db import is_sqlite, make_engine
 from storage.org_store import Directory
 from storage.reservations import Admission, Held, ReservationRequest, Reservations
 from storage.schema import people, teams, team_usage_hourly, usage_hourly
 from storage.schema_requests import budget_adjustments
 
 _TYPICAL_OUTPUT_TTL_S = 600.0
+_NO_HISTORY_TTL_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -156,12 +158,19 @@ class BudgetChecker:
     def __init__(self, deps: Deps, cache_seconds: float = 5.0) -> None:
         self.deps = deps
         self.cache_seconds = cache_seconds
-        self.reservations = Reservations(deps.engine, deps.ledger.writer)
-        self._typical_output: dict[tuple[int, str], tuple[float, int | None]] = {}
+        # PostgreSQL: the reservation has a pool of its own without pre-ping (storage.db.make_engine says why).
+        self._gateway_engine = None if is_sqlite(deps.engine) else make_engine(
+            deps.engine.url.render_as_string(hide_password=False), pre_ping=False, pool_size=5)
+        self.reservations = Reservations(self._gateway_engine or deps.engine, deps.ledger.writer)
+        self._typical_output: dict[tuple[int, str], tuple[float, int | None]] = {}  # -> (valid until, tokens)
         self._directory: Directory | None = None
         self._directory_at = 0.0
         self._budgets: dict[str, dict[int, Any]] = {}
         self._spend: dict[tuple[str, int, int], tuple[float, int]] = {}  # (scope, id, month start hour) -> (at, spent)
+
+    async def close(self) -> None:
+        if self._gateway_engine is not None:
+            await self._gateway_engine.dispose()
 
     async def check(self, user: str) -> dict[str, Any]:
         directory = await self._fresh_directory()
@@ -215,21 +224,23 @@ class BudgetChecker:
         return max(0, cost)
 
     async def _typical_output_tokens(self, person_id: int, model: str) -> int | None:
+        """Output tokens per request of this person and model over 7 days (rounded up: an estimate errs high), or
+        None without history. Both answers are kept a while (by the injected clock): the reservation is on every
+        gateway request's path and this read would be most of its time."""
         key = (person_id, model)
+        now = self.deps.clock.now().timestamp()
         cached = self._typical_output.get(key)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] <= _TYPICAL_OUTPUT_TTL_S:
+        if cached is not None and now < cached[0]:
             return cached[1]
-        from_hour = int(self.deps.clock.now().timestamp()) // 3600 - 7 * 24
+        from_hour = int(now) // 3600 - 7 * 24
         u = usage_hourly
         async with self.deps.engine.connect() as conn:
             requests, output = (await conn.execute(
                 select(func.coalesce(func.sum(u.c.requests), 0), func.coalesce(func.sum(u.c.output_tokens), 0))
                 .where(u.c.person_id == person_id, u.c.hour >= from_hour, u.c.model == model))).one()
-        if not requests:
-            return None  # not cached: the first event with this model gives a history at once
-        typical = -(-int(output) // int(requests))  # rounded up: an estimate errs high
-        self._typical_output[key] = (now, typical)
+        typical = -(-int(output) // int(requests)) if requests else None
+        # Without history the default is assumed, briefly: the person's first requests with a model soon give one.
+        self._typical_output[key] = (now + (_TYPICAL_OUTPUT_TTL_S if requests else _NO_HISTORY_TTL_S), typical)
         return typical
 
     def _month_budgets(self, person_id: int, team_id: int, team_info: dict[str, Any] | None

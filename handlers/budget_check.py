@@ -19,6 +19,11 @@ _MAX_RESERVE_BODY = 64 * 1024
 def register(web_app: web.Application, deps: Deps) -> None:
     checker = BudgetChecker(deps, deps.settings.check_cache_seconds)
 
+    async def close_checker(_app: web.Application) -> None:
+        await checker.close()
+
+    web_app.on_cleanup.append(close_checker)
+
     def refused(request: web.Request) -> web.Response | None:
         if not deps.settings.ingest_tokens:
             return error(503, "the budget check is disabled: set TOKENBOT_INGEST_TOKENS")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, func, literal, select, text
+from sqlalchemy import and_, delete, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sqlalchemy.exc import DBAPIError
 
 from storage.db import insert_for, is_sqlite
 from storage.schema import team_usage_hourly, usage_events, usage_hourly
@@ -57,20 +59,36 @@ class Reservations:
 
     async def reserve(self, r: ReservationRequest) -> Admission:
         """Hold `amount_micros` for `event_id` if every hard budget still covers spent + held + this amount."""
+        try:
+            return await self._reserve(r)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:  # a connection that died while pooled (a restarted server): once more
+                raise
+            return await self._reserve(r)
+
+    async def _reserve(self, r: ReservationRequest) -> Admission:
+        """Round trips are the cost here (the gateway waits on every request): PostgreSQL takes both locks in one
+        statement, then inserts and sums in one more; SQLite inserts (which takes its write lock), then sums."""
+        row = {"event_id": r.event_id, "person_id": r.person_id, "team_id": r.team_id,
+               "amount_micros": r.amount_micros, "created_at": r.now_ts, "expires_at": r.now_ts + r.ttl_s}
+        insert = self._insert(budget_reservations).values(row).on_conflict_do_nothing(index_elements=["event_id"])
         async with self._writer(), self.engine.begin() as conn:
-            if not self._sqlite:
-                await self._lock(conn, r)
-            row = {"event_id": r.event_id, "person_id": r.person_id, "team_id": r.team_id,
-                   "amount_micros": r.amount_micros, "created_at": r.now_ts, "expires_at": r.now_ts + r.ttl_s}
-            # On SQLite this first write takes the database's write lock: the reads below then see every committed
-            # reservation and event, and no other process can admit in between.
-            new = (await conn.execute(self._insert(budget_reservations).on_conflict_do_nothing(
-                index_elements=["event_id"]).returning(budget_reservations.c.event_id), row)).first()
-            person, team, stored = await self._held(conn, r)
+            if self._sqlite:
+                # This first write takes the database's write lock: the sums below then see every committed
+                # reservation and event, and no other process can admit in between.
+                new = (await conn.execute(insert.returning(budget_reservations.c.event_id))).first() is not None
+                person, team, stored, _ = await self._held(conn, r, None)
+            else:
+                # The locks come first, in a statement of their own: a statement reads from a snapshot taken when
+                # it starts, so sums in the locking statement could miss a reservation committed while it waited.
+                locks = self._locks(r)
+                if locks:
+                    await conn.execute(select(*locks))
+                person, team, stored, new = await self._held(conn, r, insert.returning(budget_reservations.c.event_id))
             if stored:  # a request with this id already finished: a client reusing a call id
                 await conn.rollback()
                 return Admission(False, person, team, reused_id=True)
-            if new is None:  # reserved before: the gateway retrying a reservation that went through
+            if not new:  # reserved before: the gateway retrying a reservation that went through
                 return Admission(True, person, team)
             fits = all(budget is None or held.spent_micros + held.reserved_micros + r.amount_micros <= budget
                        for budget, held in ((r.person_budget_micros, person), (r.team_budget_micros, team))
@@ -79,15 +97,20 @@ class Reservations:
                 await conn.rollback()
             return Admission(fits, person, team)
 
-    async def _lock(self, conn: AsyncConnection, r: ReservationRequest) -> None:
-        # Always person before team: two people of one team never wait on each other in opposite orders.
+    @staticmethod
+    def _locks(r: ReservationRequest) -> list:
+        # Always person before team (select-list order): two people of one team never wait in opposite orders.
+        locks = []
         if r.person_budget_micros is not None and r.person_id is not None:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _LOCK_PERSON, "key": r.person_id})
+            locks.append(func.pg_advisory_xact_lock(_LOCK_PERSON, r.person_id))
         if r.team_budget_micros is not None:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": _LOCK_TEAM, "key": r.team_id})
+            locks.append(func.pg_advisory_xact_lock(_LOCK_TEAM, r.team_id))
+        return locks
 
-    async def _held(self, conn: AsyncConnection, r: ReservationRequest) -> tuple[Held | None, Held | None, bool]:
-        """Spent and held per budget line, and whether an event with this id was already stored: one statement."""
+    async def _held(self, conn: AsyncConnection, r: ReservationRequest, insert  # noqa: ANN001
+                    ) -> tuple[Held | None, Held | None, bool, bool | None]:
+        """Spent and held per budget line, whether an event with this id was already stored and, given the INSERT
+        (PostgreSQL: a data-modifying CTE of the same statement), whether it wrote a new reservation."""
         res = budget_reservations
         live = and_(res.c.expires_at > r.now_ts, res.c.event_id != r.event_id)
 
@@ -105,9 +128,13 @@ class Reservations:
             lines.append("team")
             columns += spent_and_held(team_usage_hourly, team_usage_hourly.c.team_id, res.c.team_id, r.team_id)
         columns.append(exists().where(usage_events.c.id == r.event_id))
+        if insert is not None:
+            inserted = insert.cte("inserted")
+            columns.append(exists(select(inserted.c.event_id)))
         values = (await conn.execute(select(literal(1), *columns))).one()[1:]
         held = {name: Held(int(values[2 * i]), int(values[2 * i + 1])) for i, name in enumerate(lines)}
-        return held.get("person"), held.get("team"), bool(values[-1])
+        stored = bool(values[2 * len(lines)])
+        return held.get("person"), held.get("team"), stored, None if insert is None else bool(values[-1])
 
     async def drop_expired(self, now_ts: int) -> int:
         """Reservations whose event never came (a request refused later in the gateway, a lost event)."""

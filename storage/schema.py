@@ -146,6 +146,10 @@ team_usage_hourly = Table(
     *_rollup_columns(),
     PrimaryKeyConstraint("team_id", "hour", "model"),
 )
+# A team's month-to-date spend (the hard-cap reservation sums it on every gateway request) read from the index alone:
+# the primary key would visit every (hour, model) row of the table.
+Index("ix_team_usage_hourly_spend", team_usage_hourly.c.team_id, team_usage_hourly.c.hour,
+      team_usage_hourly.c.cost_micros)
 
 dead_letters = Table(
     "dead_letters",

@@ -118,7 +118,10 @@ async def test_estimate_uses_the_persons_typical_output_without_max_tokens(bot) 
     _, body = await reserve(bot, "first", max_tokens=None)  # no history: 1,024 output tokens assumed
     assert body["reserved_usd"] == round(1000 * 2.5e-6 + 1024 * 10e-6, 6)
     await spend(bot, "litellm:first", 0.0035)  # 100 output tokens
-    _, body = await reserve(bot, "second", max_tokens=None)
+    _, body = await reserve(bot, "second", max_tokens=None)  # "no history" is kept a minute: still the default
+    assert body["reserved_usd"] == round(1000 * 2.5e-6 + 1024 * 10e-6, 6)
+    bot.clock.advance(timedelta(seconds=61))
+    _, body = await reserve(bot, "third", max_tokens=None)
     assert body["reserved_usd"] == round(1000 * 2.5e-6 + 100 * 10e-6, 6)
 
 
