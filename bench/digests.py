@@ -22,14 +22,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import build_deps  # noqa: E402
-from bot.chart import daily_chart_png  # noqa: E402
+from bot.slack.chart import daily_chart_png  # noqa: E402
 from bot.clock import ManualClock  # noqa: E402
-from bot.digest import build_figures, run_due_digests  # noqa: E402
-from bot.digest_render import digest_message  # noqa: E402
-from bot.org import parse_org  # noqa: E402
+from bot.features.digests import build_figures, run_due_digests  # noqa: E402
+from bot.slack.blocks.digest import digest_message  # noqa: E402
+from bot.domain.org import parse_org  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.slack_post import SlackPoster, poster_client  # noqa: E402
-from storage.digest_queries import active_teams  # noqa: E402
+from bot.slack.outbox import SlackPoster, poster_client  # noqa: E402
+from storage.stores.digest_queries import active_teams  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)

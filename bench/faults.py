@@ -265,7 +265,7 @@ async def sigkill_digest(db_url: str, tmp: Path, teams: int) -> None:
     from sqlalchemy import text
 
     from bot.app import build_deps
-    from bot.digest import run_due_digests
+    from bot.features.digests import run_due_digests
     from bot.settings import load_settings
     from storage.db import make_engine
 
@@ -350,7 +350,7 @@ def requests_org(n: int) -> str:
 async def slack_outage(db_url: str, tmp: Path, n: int) -> None:
     from bot.app import build_deps
     from bot.clock import ManualClock
-    from bot.request_flow import tick
+    from bot.features.requests import tick
     from bot.settings import load_settings
 
     print(f"\n[3] Slack outage (SQLite): {n} budget requests while chat.postMessage answers 429 (Retry-After 1) "

@@ -19,7 +19,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bot_processes, fresh_postgres  # noqa: E402
-from bot.usage_events import parse_events, split_body  # noqa: E402
+from bot.domain.usage_events import parse_events, split_body  # noqa: E402
 
 TOKEN = "bench-token"
 MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-sonnet-4-5", "anthropic"),

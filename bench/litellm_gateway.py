@@ -268,7 +268,7 @@ def plan(people: int, n: int, model: str) -> list[int]:
 async def harden(url: str, people: int) -> None:
     """The seeded org (tokens_me.org_for, same random draw) with every team's budget made a hard cap."""
     from storage.db import make_engine
-    from storage.org_store import OrgStore
+    from storage.stores.org import OrgStore
 
     random.seed(people)  # as tokens_me.seed: the same teams (time zones) and people
     org = org_for(people)
@@ -283,7 +283,7 @@ async def harden(url: str, people: int) -> None:
 async def settle_all(engine) -> None:  # noqa: ANN001
     from sqlalchemy import delete
 
-    from storage.schema_ingest import budget_reservations
+    from storage.tables.ingest import budget_reservations
 
     async with engine.begin() as conn:
         await conn.execute(delete(budget_reservations))
@@ -325,7 +325,7 @@ async def in_process(database: str, people: int, n: int, model: str) -> dict[str
     from sqlalchemy import event
 
     from bot.app import build_deps
-    from bot.budget_check import BudgetChecker, parse_reserve
+    from bot.features.budget_check import BudgetChecker, parse_reserve
     from bot.settings import load_settings
 
     settings = load_settings(TOKENBOT_DATABASE_URL=database, TOKENBOT_INGEST_TOKENS=TOKEN)

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bot_process  # noqa: E402
 from bench.ingest import post_all, write_org  # noqa: E402
-from bot.litellm_ingest import map_items  # noqa: E402
-from bot.usage_events import parse_events, split_body  # noqa: E402
+from bot.features.litellm_ingest import map_items  # noqa: E402
+from bot.domain.usage_events import parse_events, split_body  # noqa: E402
 from tests.support.litellm_payloads import standard_payload  # noqa: E402
 
 TOKEN = "bench-token"

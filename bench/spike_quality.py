@@ -1,4 +1,4 @@
-"""Quality benchmark for bot.spikes: recall, false alarms and delay on labelled series.
+"""Quality benchmark for bot.domain.spikes: recall, false alarms and delay on labelled series.
 
 Run: python bench/spike_quality.py
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.spikes import SpikeConfig, SpikeDetector, SpikeVerdict  # noqa: E402
+from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict  # noqa: E402
 
 SEED = 20240611
 HOUR = 3600

@@ -22,13 +22,13 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import OUT, bot_process, fresh_postgres, percentiles  # noqa: E402
-from bot.org import OrgFile, PersonSpec, TeamSpec  # noqa: E402
+from bot.domain.org import OrgFile, PersonSpec, TeamSpec  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from storage.db import make_engine  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.org_store import OrgStore  # noqa: E402
+from storage.stores.org import OrgStore  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 from tests.support.slack_requests import sign, slash_command_body  # noqa: E402
 

@@ -17,16 +17,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.clock import Clock, SystemClock
-from bot.deps import Deps
-from bot.ingestion import Ingestion
-from bot.pricing import Pricer
+from bot.features.deps import Deps
+from bot.features.ingestion import Ingestion
+from bot.domain.pricing import Pricer
 from bot.settings import Settings
 from bot.metrics import Metrics, MeteredWebClient
 from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.ledger import Ledger
-from storage.org_store import OrgStore
-from storage.requests_store import RequestStore
+from storage.stores.ledger import Ledger
+from storage.stores.org import OrgStore
+from storage.stores.requests import RequestStore
 
 log = logging.getLogger(__name__)
 

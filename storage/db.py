@@ -8,8 +8,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-import storage.all_tables  # noqa: F401  (registers every table)
-from storage.schema import metadata
+import storage.tables  # noqa: F401  (registers every table)
+from storage.tables.core import metadata
 
 
 def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10) -> AsyncEngine:

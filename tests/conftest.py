@@ -14,8 +14,8 @@ from aiohttp import web
 
 from bot.app import app_runner, build_bolt_app, build_deps, build_web_app
 from bot.clock import ManualClock
-from bot.deps import Deps
-from bot.org import parse_org
+from bot.features.deps import Deps
+from bot.domain.org import parse_org
 from bot.settings import Settings, load_settings
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import SlackSender

@@ -20,10 +20,10 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.request_render import APPROVE
+from bot.slack.blocks.requests import APPROVE
 from storage.db import make_engine
-from storage.schema import team_usage_hourly, usage_events, usage_hourly
-from storage.schema_requests import audit_log, budget_adjustments, budget_requests
+from storage.tables.core import team_usage_hourly, usage_events, usage_hourly
+from storage.tables.requests import audit_log, budget_adjustments, budget_requests
 from tests.conftest import INGEST_TOKEN, ORG_YAML, SIGNING_SECRET
 from tests.support.fake_slack import FakeSlack
 from tests.support.serve import ROOT, Replica, free_port, start_tokenbot, stop, tokenbot_env

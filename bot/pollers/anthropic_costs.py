@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 from bot.pollers.common import Sleep, iso
 from bot.pollers.costs import CostPollReport, cents_to_micros, parse_rfc3339, poll_daily_costs
 

@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 from bot.pollers.buckets import poll_hourly_buckets
 from bot.pollers.common import PollReport, Sleep, iso
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 from bot.pollers.common import TIMEOUT, PollError, PollReport, Sleep, get_json, iso
-from bot.pricing import MICROS_PER_USD, Pricer
-from storage.ingest_state import CursorStore
+from bot.domain.pricing import MICROS_PER_USD, Pricer
+from storage.stores.ingest_state import CursorStore
 
 HOUR = 3600
 

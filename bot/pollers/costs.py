@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 from bot.pollers.common import TIMEOUT, PollError, Sleep, get_json, iso
-from storage.billing import DAY, BillingStore
-from storage.ingest_state import CursorStore
+from storage.stores.billing import DAY, BillingStore
+from storage.stores.ingest_state import CursorStore
 
 REVISE_DAYS = 7
 MAX_BACKFILL_DAYS = 92

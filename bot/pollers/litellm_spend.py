@@ -6,7 +6,7 @@ retries a batch. Every request also lands in LiteLLM's `LiteLLM_SpendLogs` table
 `start_date`/`end_date` as "YYYY-MM-DD HH:MM:SS" UTC (both inclusive, on startTime), `page` (from 1), `page_size`
 (at most 100) -> `{"data": [...], "total", "page", "page_size", "total_pages"}`, newest first.
 
-Rows go through the same mapper as the webhook (`bot.litellm`), so a request the webhook delivered is a duplicate and
+Rows go through the same mapper as the webhook (`bot.domain.litellm`), so a request the webhook delivered is a duplicate and
 everything this poll accepts is exactly what the webhook missed. Time is read in windows that ended at least
 `settle_s` ago (LiteLLM writes spend logs in batches, and a long request is logged when it ends); the cursor moves
 to a window's end only once all its pages were read, so an error mid-window keeps what was read and the window is read
@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from bot.deps import Deps
-from bot.litellm_ingest import ingest_litellm_items
+from bot.features.deps import Deps
+from bot.features.litellm_ingest import ingest_litellm_items
 from bot.pollers.common import TIMEOUT, PollError, PollReport, Sleep, get_json, iso
-from storage.ingest_state import CursorStore
+from storage.stores.ingest_state import CursorStore
 
 SOURCE = "litellm_spend"
 ENDPOINTS = ("/spend/logs/v2", "/spend/logs/ui")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 from bot.pollers.costs import CostPollReport, poll_daily_costs, usd_to_micros
 from bot.pollers.common import Sleep
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 from bot.pollers.buckets import poll_hourly_buckets
 from bot.pollers.common import PollReport, Sleep
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import storage.all_tables  # noqa: F401  (registers every table)
-from storage.schema import metadata
+import storage.tables  # noqa: F401  (registers every table)
+from storage.tables.core import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.slack_post import SlackPoster, poster_client
+from bot.slack.outbox import SlackPoster, poster_client
 
 
 def poster(bot: Any, interval: float = 0.0) -> SlackPoster:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.admin_digest import run_admin_digest
+from bot.features.admin_digest import run_admin_digest
 from bot.app import build_deps
 from tests.conftest import NOW
 

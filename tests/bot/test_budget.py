@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.budget import bar, real_seconds, day_start, next_month_start, project, tokens, usd
+from bot.domain.budget import bar, real_seconds, day_start, next_month_start, project, tokens, usd
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

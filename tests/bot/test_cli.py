@@ -105,7 +105,7 @@ def test_audit_csv(tmp_path: Path) -> None:
 
     from bot.app import build_deps
     from bot.settings import load_settings
-    from storage.requests_store import RequestStore  # noqa: F401
+    from storage.stores.requests import RequestStore  # noqa: F401
 
     async def seed() -> None:
         deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
@@ -126,7 +126,7 @@ def test_sync_refuses_to_undo_changes_made_in_slack(tmp_path: Path) -> None:
 
     from bot.app import build_deps
     from bot.settings import load_settings
-    from storage.org_admin import set_team_budget
+    from storage.stores.org_admin import set_team_budget
 
     org = tmp_path / "org.yml"
     org.write_text(ORG_YAML)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import build_deps
-from bot.digest import run_due_digests
-from bot.org import parse_org
-from storage.runs import RunLog
+from bot.features.digests import run_due_digests
+from bot.domain.org import parse_org
+from storage.stores.runs import RunLog
 from tests.bot.digest_support import blocks_of, message_text, poster, spend
 from tests.conftest import ORG_YAML
 
@@ -170,7 +170,7 @@ async def test_chart_upload_failure_falls_back_to_a_text_chart(bot) -> None:
 
 
 async def test_min_interval_spaces_messages_per_channel() -> None:
-    from bot.slack_post import SlackPoster
+    from bot.slack.outbox import SlackPoster
 
     now = [0.0]
     waits: list[float] = []
@@ -193,7 +193,7 @@ async def test_min_interval_spaces_messages_per_channel() -> None:
 async def test_crash_after_posting_is_not_posted_again(bot) -> None:
     """A process posted the digest, then died before marking it done: the one that takes over finds it in the
     channel's history (by its message metadata) instead of posting a second copy."""
-    from bot.digest import DIGEST_EVENT
+    from bot.features.digests import DIGEST_EVENT
 
     bot.clock.set(berlin(2026, 11, 18, 9, 0))
     team = await bot.deps.org.team_by_slug("platform")

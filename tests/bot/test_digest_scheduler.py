@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.scheduler import build_scheduler
+from bot.jobs.scheduler import build_scheduler
 
 
 async def test_scheduler_runs_the_due_digests_at_start(bot) -> None:
@@ -24,7 +24,7 @@ async def test_scheduler_runs_the_due_digests_at_start(bot) -> None:
 
 async def test_each_slot_runs_in_one_replica_and_is_counted(bot) -> None:
     from bot.app import build_deps
-    from bot.scheduler import Jobs
+    from bot.jobs.scheduler import Jobs
 
     other = await build_deps(bot.deps.settings, bot.clock, migrate=False)  # a second replica, same database
     ran: list[str] = []

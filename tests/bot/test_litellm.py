@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from bot.litellm import litellm_to_event
-from bot.usage_events import parse_event
+from bot.domain.litellm import litellm_to_event
+from bot.domain.usage_events import parse_event
 from tests.support.litellm_payloads import KEY_HASH, call_id, spend_log_row, standard_payload
 
 START = 1_763_470_000.25

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.org import OrgFileError, parse_org
+from bot.domain.org import OrgFileError, parse_org
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "org.example.yml"
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from genai_prices import Usage, calc_price
 
-from bot.pricing import Pricer
+from bot.domain.pricing import Pricer
 
 TS = 1_763_500_000
 

@@ -14,7 +14,7 @@ from bot.pollers.anthropic_costs import SOURCE as ANTHROPIC_SOURCE
 from bot.pollers.anthropic_costs import poll_anthropic_costs
 from bot.pollers.openai_costs import SOURCE as OPENAI_SOURCE
 from bot.pollers.openai_costs import poll_openai_costs
-from bot.reconcile import (
+from bot.domain.reconcile import (
     Threshold,
     bill_provider,
     closed_days,
@@ -24,8 +24,8 @@ from bot.reconcile import (
     reconcile_summary_line,
     span_text,
 )
-from storage.billing import EstimatedDay
-from storage.ingest_state import CursorStore
+from storage.stores.billing import EstimatedDay
+from storage.stores.ingest_state import CursorStore
 from tests.support.fake_cost_api import FakeCostAPI, day_ts
 from tests.support.pollers import deps_with
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.spikes import SpikeConfig, SpikeDetector, baseline, detect
+from bot.domain.spikes import SpikeConfig, SpikeDetector, baseline, detect
 
 HOURLY = SpikeConfig(step_seconds=3600, min_excess=1.0)
 DAY = 24

@@ -1,4 +1,4 @@
-from bot.usage_events import BodyError, Rejection, parse_event, parse_events, parse_timestamp, split_body
+from bot.domain.usage_events import BodyError, Rejection, parse_event, parse_events, parse_timestamp, split_body
 
 NOW = 1_763_500_000
 

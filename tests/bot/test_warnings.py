@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.alerts import scan
+from bot.features.warnings import scan
 from bot.app import build_deps
-from bot.org import OrgFileError, parse_org
+from bot.domain.org import OrgFileError, parse_org
 from tests.bot.digest_support import message_text, poster, spend
 from tests.conftest import NOW, ORG_YAML
 

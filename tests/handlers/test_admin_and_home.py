@@ -5,10 +5,10 @@ import json
 
 from sqlalchemy import select
 
-from bot.home import build_home
-from bot.org import parse_org
-from storage.org_admin import export_org, slack_edits
-from storage.schema_requests import audit_log
+from bot.features.home import build_home
+from bot.domain.org import parse_org
+from storage.stores.org_admin import export_org, slack_edits
+from storage.tables.requests import audit_log
 from tests.conftest import NOW, ORG_YAML
 from tests.support.blocks import block_texts
 from tests.support.slack_requests import view_submission_body, wait_for
@@ -64,7 +64,7 @@ async def test_home_differs_by_role(bot) -> None:
     assert "Waiting for your approval (1)" in approver_text and "Budget request #1: $50.00" in approver_text
     assert any(b["type"] == "actions" and b["elements"][0]["action_id"] == "budget_request_approve" for b in approver["blocks"])
     assert "*Platform*: $900.00 of $1,000.00 (90%)" in approver_text and "Research" not in approver_text
-    from bot.alerts import scan
+    from bot.features.warnings import scan
     from tests.bot.digest_support import poster
 
     await scan(bot.deps, poster(bot))  # Platform is at 90% of its budget: the 50% and 80% lines are crossed

@@ -6,7 +6,7 @@ import json
 import time
 from datetime import timedelta
 
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from tests.conftest import NOW, ORG_YAML
 from tests.handlers.test_admin_and_home import assert_valid_home
 from tests.support.blocks import block_texts

@@ -1,7 +1,7 @@
 """GET /v1/budget/check: soft and hard caps, raises from approvals, unknown users, auth."""
 from __future__ import annotations
 
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from tests.conftest import INGEST_TOKEN, NOW, ORG_YAML
 
 
@@ -35,7 +35,7 @@ async def test_hard_cap_refuses_until_a_raise_is_approved(bot) -> None:
     _, body = await check(bot, "ada")
     assert body["allowed"] is False and body["enforcement"] == "hard"
     assert body["reason"] == "personal budget used up; ask for more with /tokens request"
-    from bot import request_flow
+    from bot.features import requests as request_flow
 
     await bot.sender.command("request 50 finish the eval", "U0ADA", bot.slack.response_url())
     assert (await request_flow.approve(bot.deps, 1, "U0BOSS")).ok

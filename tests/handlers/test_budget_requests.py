@@ -9,9 +9,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.app import app_runner, build_bolt_app, build_deps, build_web_app
-from bot.org import parse_org
-from bot import request_flow
-from storage.schema_requests import audit_log, budget_adjustments, budget_requests
+from bot.domain.org import parse_org
+from bot.features import requests as request_flow
+from storage.tables.requests import audit_log, budget_adjustments, budget_requests
 from tests.conftest import ORG_YAML
 from tests.support.blocks import block_texts
 from tests.support.slack_requests import SlackSender, block_action_body, view_submission_body, wait_for

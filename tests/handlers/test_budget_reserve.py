@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.org import parse_org
-from storage.schema_ingest import budget_reservations
+from bot.domain.org import parse_org
+from storage.tables.ingest import budget_reservations
 from tests.conftest import INGEST_TOKEN, NOW, ORG_YAML
 
 HARD_ORG = ORG_YAML.replace("    approvers: [U0BOSS]", "    approvers: [U0BOSS]\n    enforcement: hard")
@@ -85,7 +85,7 @@ async def test_expired_reservations_stop_counting(bot) -> None:
     assert not (await reserve(bot, "b"))[1]["allowed"]
     bot.clock.advance(timedelta(seconds=bot.deps.settings.reservation_ttl_s + 1))
     assert (await reserve(bot, "b"))[1]["allowed"]  # "a" never settled and expired
-    from storage.reservations import Reservations
+    from storage.stores.reservations import Reservations
 
     housekeeping = Reservations(bot.deps.engine, bot.deps.ledger.writer)  # the scheduler's expired-reservations job
     assert await housekeeping.drop_expired(int(bot.clock.now().timestamp())) == 1  # "a" goes, "b" stays

@@ -62,7 +62,7 @@ def test_ingestion_never_500s_and_keeps_the_valid_events(tmp_path: Path) -> None
 
         from sqlalchemy import select
 
-        from storage.schema import usage_events
+        from storage.tables.core import usage_events
 
         async def stored_ids() -> set[str]:
             async with bot.deps.engine.connect() as conn:

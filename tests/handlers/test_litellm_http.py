@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import func, select
 
-from storage.schema import dead_letters, usage_events, usage_hourly
+from storage.tables.core import dead_letters, usage_events, usage_hourly
 from tests.conftest import INGEST_TOKEN, NOW
 from tests.support.litellm_payloads import call_id, standard_payload
 

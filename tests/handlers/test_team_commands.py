@@ -1,7 +1,7 @@
 """`/tokens team`, `/tokens top`, `/tokens models`: figures, privacy per role, strict arguments."""
 from __future__ import annotations
 
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from tests.support.blocks import block_texts
 from tests.conftest import NOW, ORG_YAML
 

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import func, select
 
-from storage.schema import dead_letters, usage_events, usage_hourly
+from storage.tables.core import dead_letters, usage_events, usage_hourly
 from tests.conftest import NOW
 
 T = int(NOW.timestamp()) - 600
@@ -142,7 +142,7 @@ async def test_missing_cost_is_priced_from_genai_prices(bot) -> None:
 
 
 async def test_org_file_prices_override_genai_prices(bot) -> None:
-    from bot.org import parse_org
+    from bot.domain.org import parse_org
     from tests.conftest import ORG_YAML
 
     await bot.deps.org.sync(parse_org(ORG_YAML + """prices:

@@ -17,8 +17,8 @@ import aiohttp
 from sqlalchemy import func, select
 
 from storage.db import make_engine
-from storage.schema import people, usage_events
-from storage.schema_ingest import budget_reservations, failed_requests_hourly
+from storage.tables.core import people, usage_events
+from storage.tables.ingest import budget_reservations, failed_requests_hourly
 from tests.support.litellm_proxy import MASTER_KEY, start_proxy, write_config
 from tests.support.serve import free_port, start_tokenbot, stop, tokenbot_env
 
@@ -156,7 +156,7 @@ async def test_every_request_reaches_the_right_person_at_litellms_cost(tmp_path:
             if a.user:
                 per_user[a.user] += round(a.cost * 1_000_000)  # type: ignore[operator]
         for u in USERS:  # what `/tokens me` and `tokenbot usage show` read: the person's rollups
-            from storage.schema import usage_hourly
+            from storage.tables.core import usage_hourly
 
             assert await scalar(engine, select(func.sum(usage_hourly.c.cost_micros))
                                 .where(usage_hourly.c.person_id == person_of[u])) == per_user[u] > 0

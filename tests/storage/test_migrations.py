@@ -4,10 +4,10 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import storage.all_tables  # noqa: F401
+import storage.tables  # noqa: F401
 from storage.db import make_engine
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.schema import metadata
+from storage.tables.core import metadata
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:

@@ -1,7 +1,7 @@
 """Org sync against a real SQLite file: idempotent, reports what changed, and re-attributes earlier usage."""
 from __future__ import annotations
 
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from tests.conftest import NOW, ORG_YAML
 
 

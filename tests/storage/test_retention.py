@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from storage.retention import check_rollups, prune
-from storage.schema import usage_events, usage_hourly
+from storage.stores.retention import check_rollups, prune
+from storage.tables.core import usage_events, usage_hourly
 from tests.conftest import NOW
 
 

@@ -5,7 +5,7 @@ import asyncio
 from pathlib import Path
 
 from storage.db import create_schema, make_engine
-from storage.runs import RunLog
+from storage.stores.runs import RunLog
 
 
 async def _engines(tmp_path: Path, n: int = 2):  # noqa: ANN202

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from sqlalchemy import insert
 
 from storage.db import make_engine
-from storage.schema import usage_events
-from storage.unclaimed import Unclaimed, UnclaimedId, unclaimed_spend
+from storage.tables.core import usage_events
+from storage.stores.unclaimed import Unclaimed, UnclaimedId, unclaimed_spend
 
 NOV = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
 DEC = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp())

@@ -5,7 +5,7 @@ import dataclasses
 
 from pydantic import SecretStr
 
-from bot.deps import Deps
+from bot.features.deps import Deps
 
 
 def deps_with(deps: Deps, **settings: object) -> Deps:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.app import app_runner, build_bolt_app, build_deps, build_web_app
 from bot.clock import ManualClock
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from tests.support.fake_slack import FakeSlack
 
 

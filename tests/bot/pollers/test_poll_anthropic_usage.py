@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_deps
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from bot.pollers.anthropic_usage import anthropic_result_to_event, poll_anthropic_usage
-from storage.schema import usage_events
+from storage.tables.core import usage_events
 from tests.conftest import NOW, ORG_YAML
 from tests.support.fake_usage_api import FakeUsageAPI, anthropic_result
 from tests.support.pollers import RecordingSleep, deps_with

@@ -11,8 +11,8 @@ from bot.pollers.anthropic_costs import anthropic_cost_micros, poll_anthropic_co
 from bot.pollers.anthropic_costs import SOURCE as ANTHROPIC_SOURCE
 from bot.pollers.openai_costs import openai_cost_micros, poll_openai_costs
 from bot.pollers.openai_costs import SOURCE as OPENAI_SOURCE
-from storage.billing import BillingStore
-from storage.ingest_state import CursorStore
+from storage.stores.billing import BillingStore
+from storage.stores.ingest_state import CursorStore
 from tests.support.fake_cost_api import FakeCostAPI, day_ts
 from tests.support.pollers import RecordingSleep, deps_with
 

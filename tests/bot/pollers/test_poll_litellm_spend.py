@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.app import build_deps
 from bot.pollers.litellm_spend import poll_litellm_spend
-from storage.schema import usage_events, usage_hourly
+from storage.tables.core import usage_events, usage_hourly
 from tests.conftest import INGEST_TOKEN, NOW
 from tests.support.fake_litellm import FakeLiteLLM
 from tests.support.litellm_payloads import spend_log_row, standard_payload

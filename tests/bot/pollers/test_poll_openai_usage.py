@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_deps
-from bot.org import parse_org
+from bot.domain.org import parse_org
 from bot.pollers.openai_usage import SOURCE, openai_result_to_event, poll_openai_usage
-from storage.ingest_state import CursorStore
-from storage.schema import usage_events
+from storage.stores.ingest_state import CursorStore
+from storage.tables.core import usage_events
 from tests.conftest import NOW, ORG_YAML
 from tests.support.fake_usage_api import FakeUsageAPI, openai_result
 from tests.support.pollers import RecordingSleep, deps_with

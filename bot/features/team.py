@@ -1,0 +1,92 @@
+"""`/tokens team`, `/tokens top` and `/tokens models`: load what the viewer may see, then render."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.domain.alternatives import cheaper_alternative
+from bot.domain.budget import BudgetLine, project
+from bot.features.deps import Deps
+from bot.slack.blocks.me import escape, text_message
+from bot.features.roles import Viewer
+from bot.domain.summary import load_summary, windows
+from bot.slack.blocks.team import models_message, team_message, top_message
+from storage.stores.digest_queries import team_spenders
+from storage.stores.insights import model_usage
+from storage.stores.org import Team
+from storage.stores.requests import adjustment_totals
+
+MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+async def resolve_team(deps: Deps, viewer: Viewer, arg: str | None) -> Team | str:
+    """The team named by `arg` (a slug), or the viewer's own; a string is what to tell the user instead."""
+    if arg is None:
+        if viewer.person is None or viewer.person.team_id is None:
+            return "You are not in a team in the org file; name one: `/tokens team <slug>`."
+        team = await deps.org.team(viewer.person.team_id)
+        return team if team is not None else "Your team is not in the org file any more."
+    if MENTION_RE.match(arg):
+        return "That is a person, not a team: use a team slug, e.g. `/tokens team platform`."
+    slug = arg.lower()
+    if not SLUG_RE.match(slug):
+        return f"`{escape(arg[:40])}` is not a team slug (letters, digits, - and _)."
+    team = await deps.org.team_by_slug(slug)
+    if team is None:
+        return f"There is no team `{escape(slug)}`."
+    if not viewer.may_see_team(team):
+        return f"Only members, approvers of `{escape(slug)}` and FinOps admins can see its spend."
+    return team
+
+
+async def team_budget_line(deps: Deps, team: Team, usage) -> BudgetLine | None:  # noqa: ANN001
+    if team.monthly_budget_micros is None:
+        return None
+    _, raise_ = await adjustment_totals(deps.engine, None, team.id, f"{usage.now_local:%Y-%m}")
+    budget = team.monthly_budget_micros + raise_
+    return BudgetLine(f"{team.name} budget", budget, usage.month.cost_micros,
+                      project(usage.month.cost_micros, usage.last7.cost_micros, usage.now_local, budget))
+
+
+async def _spenders(deps: Deps, team: Team, w) -> list[tuple[str, int]]:  # noqa: ANN001
+    spenders = await team_spenders(deps.engine, team.id, w.month_hour, w.now_hour + 1)
+    # Labels are mrkdwn-safe here: a Slack mention, or the escaped name of someone not (yet) linked to Slack.
+    return [(f"<@{s.slack_user_id}>" if s.slack_user_id else escape(s.name), s.cost_micros) for s in spenders]
+
+
+async def team_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:
+    team = await resolve_team(deps, viewer, arg)
+    if isinstance(team, str):
+        return text_message(team)
+    w = windows(deps.clock.now(), team.timezone)
+    usage = await load_summary(deps.ledger, "team", team.id, w)
+    spenders = await _spenders(deps, team, w)
+    people = spenders if viewer.may_see_people_of(team) else None
+    return team_message(team.name, usage, await team_budget_line(deps, team, usage), people, len(spenders))
+
+
+async def top_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:
+    team = await resolve_team(deps, viewer, arg)
+    if isinstance(team, str):
+        return text_message(team)
+    w = windows(deps.clock.now(), team.timezone)
+    spenders = await _spenders(deps, team, w)
+    return top_message(team.name, spenders if viewer.may_see_people_of(team) else None, len(spenders))
+
+
+async def models_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:
+    now = deps.clock.now()
+    now_hour = int(now.timestamp()) // 3600
+    if arg is None:
+        if viewer.person is None:
+            return text_message("You are not in the org file, so I have no usage of yours.")
+        scope, key, title = "person", viewer.person.id, "Your spend by model"
+    else:
+        team = await resolve_team(deps, viewer, arg)
+        if isinstance(team, str):
+            return text_message(team)
+        scope, key, title = "team", team.id, f"{team.name}: spend by model"
+    uses = await model_usage(deps.engine, scope, key, now_hour - 30 * 24, now_hour)
+    ts = int(now.timestamp())
+    return models_message(title, [(u, cheaper_alternative(u, deps.ledger.pricer, ts)) for u in uses])

@@ -1,0 +1,1 @@
+"""Block Kit builders: pure functions from domain results to Slack payloads, with user text escaped."""

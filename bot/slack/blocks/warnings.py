@@ -1,0 +1,75 @@
+"""Warning messages (budget lines, spikes) and the pure decisions behind them: no I/O."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.budget import BudgetLine, bar, usd
+from bot.slack.blocks.me import escape
+from bot.domain.spikes import SpikeVerdict
+
+
+def threshold_actions(spent_micros: int, budget_micros: int, ladder: Iterable[int], fired: set[int]
+                      ) -> tuple[list[int], list[int]]:
+    """(lines to fire now, lines to re-arm). A line is crossed when spend >= pct% of the budget; a fired line that is
+    no longer crossed (the budget was raised) is re-armed, so it warns again if spend reaches it."""
+    if budget_micros <= 0:
+        return [], []
+    crossed = {t for t in ladder if spent_micros * 100 >= t * budget_micros}
+    return sorted(crossed - fired), sorted(t for t in fired if t not in crossed)
+
+
+def threshold_message(who: str, scope: str, pct: int, line: BudgetLine, month: str) -> str:
+    """`who`: the team's name (team channel) or the person's (their DM). `pct`: the highest line just crossed."""
+    p = line.projection
+    used = f"{usd(line.spent_micros)} of {usd(line.budget_micros)} ({line.fraction * 100:.0f}%)"
+    subject = "Your" if scope == "person" else f"{escape(who)}'s"
+    if pct >= 100:
+        head = f":red_circle: {subject} {month} AI budget is used up: {used}."
+    else:
+        head = f":warning: {subject} {month} AI budget has passed {pct}%: {used}."
+    tail = f"\n`{bar(line.fraction)}`\nProjected month-end {usd(p.month_end_micros)} at {usd(p.daily_rate_micros)}/day"
+    if p.runs_out_on is not None:
+        tail += f"; runs out {p.runs_out_on:%b %-d}"
+    how = " Use `/tokens me` for details or to request more." if scope == "person" else ""
+    return head + tail + "." + how
+
+
+@dataclass(frozen=True)
+class SpikeContext:
+    who: str  # team or person name
+    scope: str
+    hour_start: datetime  # local
+    partial: bool  # the hour is still running
+    top_model: tuple[str, int] | None  # (model, cost micros) that hour
+    top_person: tuple[str, int] | None  # for a team: (name, cost micros) that hour
+    budget: BudgetLine | None  # the month so far, with its projection
+    extra_today_micros: int  # if the excess rate holds for the rest of the local day
+
+
+def spike_message(v: SpikeVerdict, c: SpikeContext) -> str:
+    when = f"{c.hour_start:%H:%M}–{(c.hour_start.hour + 1) % 24:02d}:00 {c.hour_start.tzname()}"
+    subject = "Your" if c.scope == "person" else f"{escape(c.who)}'s"
+    so_far = " so far" if c.partial else ""
+    multiple = "many times" if v.multiple == float("inf") else f"{v.multiple:.1f}×"
+    head = (":chart_with_upwards_trend: *Spend spike*" if v.kind == "new"
+            else ":rotating_light: *Spend spike still growing*")
+    text = (f"{head}: {subject} AI spend {when}{so_far} is ${v.value:,.2f}, {multiple} the usual ${v.expected:,.2f} "
+            f"for a {c.hour_start:%A} at this hour.")
+    drivers = []
+    if c.top_model:
+        drivers.append(f"model `{escape(c.top_model[0])}` ({usd(c.top_model[1])})")
+    if c.top_person:
+        drivers.append(f"{escape(c.top_person[0])} ({usd(c.top_person[1])})")
+    if drivers:
+        text += " Mostly " + " and ".join(drivers) + "."
+    if c.budget is not None:
+        b = c.budget
+        new_end = b.projection.month_end_micros + c.extra_today_micros
+        text += (f"\nIf it keeps up for the rest of today: +{usd(c.extra_today_micros)}, month-end projection "
+                 f"{usd(b.projection.month_end_micros)} → {usd(new_end)} of the {usd(b.budget_micros)} budget "
+                 f"({new_end / b.budget_micros * 100:.0f}%)." if b.budget_micros > 0 else "")
+    elif c.extra_today_micros:
+        text += f"\nIf it keeps up for the rest of today: +{usd(c.extra_today_micros)}."
+    return text

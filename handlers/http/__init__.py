@@ -1,0 +1,15 @@
+"""HTTP endpoints beside Slack's: health, usage ingestion (tokenbot's format and LiteLLM's), the gateway's budget
+check and reservation."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.features.deps import Deps
+from handlers.http import budget_check, health, litellm, usage
+
+
+def register(web_app: web.Application, deps: Deps) -> None:
+    health.register(web_app, deps)
+    usage.register(web_app, deps)
+    budget_check.register(web_app, deps)
+    litellm.register(web_app, deps)

@@ -1,0 +1,87 @@
+"""`POST /v1/usage`: the gateway's usage events (JSON array, one object, or NDJSON), bearer-token protected."""
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+
+from bot.features.deps import Deps
+from bot.features.ingestion import IngestReport
+from bot.domain.usage_events import BodyError, split_body
+
+log = logging.getLogger(__name__)
+
+
+def error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def bearer_ok(request: web.Request, deps: Deps) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    presented = token.strip().encode()
+    # Check every configured token, in constant time, so rotation (old and new both valid) works.
+    ok = False
+    for allowed in deps.settings.ingest_tokens:
+        ok |= hmac.compare_digest(presented, allowed.get_secret_value().encode())
+    return ok
+
+
+def too_large(message: str) -> web.Response:
+    resp = error(413, message)
+    resp.force_close()  # the sender may still be uploading; don't keep reading what we refused
+    return resp
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes | web.Response:
+    if request.content_length is not None and request.content_length > limit:
+        return too_large(f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            return too_large(f"body exceeds the limit of {limit} bytes: send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def handle_ingest(request: web.Request, deps: Deps, source: str,
+                        ingest: Callable[[list[Any]], Awaitable[IngestReport]]) -> web.Response:
+    """The shared shape of every ingestion endpoint: bearer token, size cap, body split, per-item report, 503 (retry)
+    while the database is unreachable, dead letters for what cannot be read."""
+    if not deps.settings.ingest_tokens:
+        return error(503, "ingestion is disabled: set TOKENBOT_INGEST_TOKENS")
+    if not bearer_ok(request, deps):
+        return web.json_response({"error": "missing or wrong bearer token"}, status=401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="tokenbot"'})
+    body = await read_capped(request, deps.settings.max_body_bytes)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        try:
+            items = split_body(body)
+        except BodyError as exc:
+            await deps.ingestion.ledger.dead_letter_body(body, str(exc), source, int(deps.clock.now().timestamp()))
+            return error(400, str(exc))
+        report = await ingest(items)
+    except (DBAPIError, OSError) as exc:  # the database is restarting or unreachable: nothing was stored
+        log.warning("usage batch not stored, database unavailable (%s: %s)", type(exc).__name__, str(exc)[:200])
+        resp = error(503, "database unavailable; nothing was stored: retry the batch")
+        resp.headers["Retry-After"] = "1"
+        return resp
+    status = 200 if report.accepted or report.duplicates or not report.rejected else 422
+    return web.json_response(report.as_json(), status=status)
+
+
+def register(web_app: web.Application, deps: Deps) -> None:
+    async def post_usage(request: web.Request) -> web.Response:
+        return await handle_ingest(request, deps, "api", lambda items: deps.ingestion.ingest_items(items, source="api"))
+
+    web_app.router.add_post("/v1/usage", post_usage)

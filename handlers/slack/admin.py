@@ -1,0 +1,48 @@
+"""`/tokens admin` (opened from the command router) and its modal's submission."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.features import admin as admin_flow
+from bot.slack.blocks.admin import ADMIN_MODAL, admin_modal, submitted
+from bot.features.deps import Deps
+from bot.slack.identity import slack_error
+from bot.slack.blocks.me import text_message
+from storage.stores.digest_queries import active_teams
+
+log = logging.getLogger(__name__)
+
+
+async def open_admin(deps: Deps, client: AsyncWebClient, user_id: str, trigger_id: str) -> dict[str, Any]:
+    """The answer to `/tokens admin`: the modal for admins, a refusal for everyone else."""
+    info = await deps.org.org_info()
+    if user_id not in info.admins:
+        await deps.requests.audit(int(deps.clock.now().timestamp()), user_id, "refused", None, {"action": "admin"})
+        return text_message("Only the org admins listed in the org file can use `/tokens admin`.")
+    teams = [(t.slug, t.name) for t in await active_teams(deps.engine)]
+    try:
+        await client.views_open(trigger_id=trigger_id, view=admin_modal(teams))
+    except SlackApiError as exc:
+        log.warning("views.open (admin) failed: %s", slack_error(exc))
+        return text_message("Slack did not open the admin form; please try again.")
+    return text_message("Opening the admin form…")
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def on_submit(ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:  # noqa: ANN001
+        errors, confirmation = await admin_flow.apply(deps, body["user"]["id"], submitted(view["state"]["values"]))
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        try:
+            await client.chat_postMessage(channel=body["user"]["id"], text=f"Done: {confirmation}")
+        except SlackApiError as exc:
+            log.warning("admin confirmation DM failed: %s", slack_error(exc))
+
+    app.view(ADMIN_MODAL)(on_submit)

@@ -1,0 +1,17 @@
+"""The App Home tab, published when the person opens it."""
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.features.deps import Deps
+from bot.features.home import publish_home
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def on_app_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home":
+            await publish_home(deps, event["user"])
+
+    app.event("app_home_opened")(on_app_home_opened)

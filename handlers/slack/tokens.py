@@ -1,0 +1,79 @@
+"""`/tokens`: the slash command router. The answer goes back in the ack body, so it is one round trip."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.features.deps import Deps
+from bot.slack.identity import find_person
+from bot.slack.blocks.me import escape, help_message, me_message, text_message
+from bot.features.me import me_report
+from bot.slack.blocks.requests import pending_list, requests_list
+from bot.features import requests as request_flow
+from bot.features import team as team_views
+from bot.features.roles import viewer
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient) -> None:  # noqa: ANN001
+        await ack(**await answer(deps, client, command))
+
+    app.command("/tokens")(on_tokens)
+
+
+async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) -> dict[str, Any]:
+    words = (command.get("text") or "").split()
+    sub = words[0].lower() if words else "me"
+    if sub == "me":
+        return await me(deps, client, command["user_id"])
+    if sub in ("help", "?"):
+        return help_message()
+    if sub == "request":
+        if len(words) < 2:
+            return help_message("Usage: `/tokens request <amount> <reason>`, e.g. `/tokens request 50 eval runs`.")
+        outcome = await request_flow.create_request(deps, command["user_id"], words[1], " ".join(words[2:]))
+        return text_message(outcome.text)
+    if sub == "requests":
+        person, email = await find_person(deps.org, client, command["user_id"])
+        if person is None:
+            return text_message(await not_in_org_text(deps, email))
+        return requests_list(await deps.requests.for_person(person.id))
+    if sub == "pending":
+        return pending_list(await request_flow.pending_for(deps, command["user_id"]))
+    if sub == "admin":
+        from handlers.slack.admin import open_admin
+
+        return await open_admin(deps, client, command["user_id"], command.get("trigger_id", ""))
+    if sub in ("team", "top", "models"):
+        if len(words) > 2:
+            return help_message(f"`/tokens {sub}` takes at most one team slug.")
+        person, _email = await find_person(deps.org, client, command["user_id"])
+        who = await viewer(deps, command["user_id"], person)
+        view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view}[sub]
+        return await view(deps, who, words[1] if len(words) == 2 else None)
+    return help_message(f"I don't know `/tokens {escape(sub[:40])}`.")
+
+
+async def me(deps: Deps, client: AsyncWebClient, user_id: str) -> dict[str, Any]:
+    person, email = await find_person(deps.org, client, user_id)
+    if person is None:
+        return text_message(await not_in_org_text(deps, email))
+    team = await deps.org.team(person.team_id) if person.team_id else None
+    report = await me_report(deps.ledger, person, team, deps.clock.now())
+    return me_message(report)
+
+
+async def not_in_org_text(deps: Deps, email: str | None) -> str:
+    info = await deps.org.org_info()
+    who = [f"<@{a}>" for a in info.admins]
+    if info.help_contact:
+        who.append(escape(info.help_contact))
+    ask = " or ".join(who) if who else "your FinOps team"
+    you = f"your Slack email {escape(email)}" if email else "your Slack account"
+    return (f"I can't find {you} in {escape(info.name)}'s org file, so I don't know your AI spend yet. "
+            f"Ask {ask} to add you (with the ids the AI gateway knows you by).")
