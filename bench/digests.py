@@ -28,7 +28,7 @@ from bot.features.digests import build_figures, run_due_digests  # noqa: E402
 from bot.slack.blocks.digest import digest_message  # noqa: E402
 from bot.domain.org import parse_org  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.slack.outbox import SlackPoster, poster_client  # noqa: E402
+from bot.slack.outbox import SlackOutbox  # noqa: E402
 from storage.stores.digest_queries import active_teams  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 
@@ -83,7 +83,7 @@ async def main(n: int) -> None:
         deps = await build_deps(settings, ManualClock(NOW))
         await deps.org.sync(parse_org(org_yaml(n)), int(NOW.timestamp()))
         rows = seed_usage(db, n)
-        poster = SlackPoster(poster_client(settings), 0)
+        poster = SlackOutbox.from_settings(settings, min_interval_s=0)
 
         t0 = time.perf_counter()
         result = await run_due_digests(deps, poster)

@@ -8,12 +8,6 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.clock import Clock, SystemClock
@@ -21,7 +15,9 @@ from bot.features.deps import Deps
 from bot.features.ingestion import Ingestion
 from bot.domain.pricing import Pricer
 from bot.settings import Settings
-from bot.metrics import Metrics, MeteredWebClient
+from bot.metrics import Metrics
+from bot.slack.client import slack_client
+from bot.slack.outbox import SlackOutbox
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.stores.ledger import Ledger
@@ -44,7 +40,7 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     ingestion.metrics = metrics
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
                 requests=RequestStore(engine), metrics=metrics,
-                slack=slack_client(settings, metrics) if settings.slack_bot_token is not None else None)
+                slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)
 
 
 @asynccontextmanager
@@ -57,20 +53,6 @@ async def opened_deps(settings: Settings, clock: Clock | None = None) -> AsyncIt
         await deps.engine.dispose()
 
 
-def slack_client(settings: Settings, metrics: Metrics | None = None) -> AsyncWebClient:
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = MeteredWebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        # Slack's own retry handlers: 429 with Retry-After, 5xx, and dropped connections.
-        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                        AsyncServerErrorRetryHandler(max_retry_count=2)],
-    )
-    client.metrics = metrics
-    return client
-
-
 def build_bolt_app(deps: Deps) -> AsyncApp:
     s = deps.settings
     assert s.slack_signing_secret is not None
@@ -81,7 +63,7 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
     async def metered_client(context, next) -> None:  # noqa: ANN001, A002 - bolt's middleware signature
         # Bolt builds a plain client per request; listeners get our metered one (same token, base URL and retries).
         if deps.slack is not None:
-            context["client"] = deps.slack
+            context["client"] = deps.slack.quick_client
         await next()
 
     app.middleware(metered_client)

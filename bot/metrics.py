@@ -1,11 +1,7 @@
 """Prometheus metrics, on a registry of the bot's own (so several bots in one test process never mix counts)."""
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 
 class Metrics:
@@ -24,26 +20,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MeteredWebClient(AsyncWebClient):
-    """Slack's client, counting every call by method and outcome (ok, the Slack error code, or the exception)."""
-
-    metrics: Metrics | None = None
-
-    async def api_call(self, api_method: str, **kwargs: Any):  # noqa: ANN201
-        try:
-            response = await super().api_call(api_method, **kwargs)
-        except SlackApiError as exc:
-            data = exc.response.data
-            self._count(api_method, str(data.get("error")) if isinstance(data, dict) else f"http_{exc.response.status_code}")
-            raise
-        except Exception as exc:
-            self._count(api_method, type(exc).__name__)
-            raise
-        self._count(api_method, "ok")
-        return response
-
-    def _count(self, method: str, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.slack_calls.labels(method=method, outcome=outcome).inc()

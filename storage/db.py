@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import storage.tables  # noqa: F401  (registers every table)
@@ -33,6 +34,20 @@ def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10) -> Asyn
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping)
+
+
+# What a database that is down, restarting or unreachable raises: callers answer "unavailable, retry" on these.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DBAPIError, OSError)
+
+
+async def database_error(engine: AsyncEngine) -> str | None:
+    """None when the database answers a trivial query, else the error's type name (health checks)."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
+        return type(exc).__name__
+    return None
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

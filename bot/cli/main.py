@@ -199,14 +199,12 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 async def _sync_org(deps, path: Path) -> list[str]:  # noqa: ANN001
-    from bot.slack.identity import link_people_by_email
+    from bot.features.identity import link_people_by_email
     from bot.domain.org import load_org_file
 
     org = load_org_file(path)
     lines = await deps.org.sync(org, int(deps.clock.now().timestamp()))
-    if deps.settings.slack_bot_token is not None:
-        from bot.app import slack_client
-
+    if deps.slack is not None:
         lines += await link_people_by_email(deps.org, deps.slack)
     moved = await deps.ledger.reattribute(await deps.ingestion.directory())
     if moved:
@@ -269,7 +267,7 @@ async def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
 
 async def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import opened_deps
-    from bot.domain.budget import usd
+    from bot.domain.format import usd
     from storage.stores.retention import check_rollups
 
     async with opened_deps(settings) as deps:
@@ -329,7 +327,7 @@ async def cmd_org_export(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
-    from bot.features.usage_files import BodyError, read_usage_file
+    from bot.cli.usage_files import BodyError, read_usage_file
 
     try:
         items = read_usage_file(args.file)
@@ -483,7 +481,6 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
     from bot.features.digests import build_figures, digest_key, run_digest
     from bot.slack.blocks.digest import digest_plain
-    from bot.slack.outbox import SlackPoster
     from storage.stores.runs import RunLog
 
     async with opened_deps(settings) as deps:
@@ -504,7 +501,7 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
                                      f"team {team.slug} has no channel in the org file"), file=sys.stderr)
             return 1
         runs = RunLog(deps.engine)
-        result = await run_digest(deps, team, day, SlackPoster.from_settings(settings), runs)
+        result = await run_digest(deps, team, day, deps.slack, runs)
         key = digest_key(team, day)
         if result.posted:
             print(f"posted the {team.slug} digest for {day} to {team.channel}")
@@ -552,7 +549,8 @@ async def cmd_poll_costs(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
-    from bot.domain.reconcile import load_reconciliation, parse_month, reconcile_plain, reconcile_summary_line
+    from bot.domain.reconcile import parse_month, reconcile_plain, reconcile_summary_line
+    from bot.features.reconciliation import load_reconciliation
 
     try:
         month = parse_month(args.month) if args.month else None

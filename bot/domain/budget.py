@@ -5,8 +5,6 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from bot.domain.pricing import MICROS_PER_USD
-
 
 @dataclass(frozen=True)
 class Totals:
@@ -79,21 +77,22 @@ def project(month_spent_micros: int, last7_micros: int, now_local: datetime, bud
     return Projection(daily_rate_micros=rate, month_end_micros=projected, runs_out_on=runs_out_on, exhausted=exhausted)
 
 
-def usd(micros: float, cents: bool = True) -> str:
-    value = micros / MICROS_PER_USD
-    if cents or abs(value) < 100:
-        return f"${value:,.2f}"
-    return f"${value:,.0f}"
+# The effective budget: the one rule every view, warning, digest and the gateway's check use.
+def effective_budget(org_file_micros: int | None, raised_micros: int) -> int | None:
+    """The org file's monthly budget plus the raises approved for this month (permanent ones and this month's);
+    None when the org file sets no budget (a raise never creates one)."""
+    return None if org_file_micros is None else org_file_micros + raised_micros
 
 
-def bar(fraction: float, width: int = 20) -> str:
-    """A text progress bar that renders the same on every Slack client."""
-    filled = max(0, min(width, round(fraction * width)))
-    return "█" * filled + "░" * (width - filled)
+def raised_in(raises: dict[tuple[str, int, str | None], int], scope: str, subject_id: int, month: str) -> int:
+    """Of all approved raises, keyed (scope, subject, month or None for permanent), those that apply in `month`."""
+    return raises.get((scope, subject_id, None), 0) + raises.get((scope, subject_id, month), 0)
 
 
-def tokens(n: int) -> str:
-    for unit, size in (("B", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}".replace(".0" + unit, unit)
-    return str(n)
+def budget_line(label: str, org_file_micros: int | None, raised_micros: int, month_spent_micros: int,
+                last7_micros: int, now_local: datetime) -> BudgetLine | None:
+    """A budget line with its projection, or None without a budget."""
+    budget = effective_budget(org_file_micros, raised_micros)
+    if budget is None:
+        return None
+    return BudgetLine(label, budget, month_spent_micros, project(month_spent_micros, last7_micros, now_local, budget))

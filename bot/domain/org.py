@@ -1,6 +1,7 @@
 """The org file: YAML kept in git by FinOps. Parsing and validation are pure; every error names its line."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import time
@@ -387,3 +388,44 @@ def _opt_str(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+@dataclass(frozen=True)
+class Team:
+    id: int
+    slug: str
+    name: str
+    channel: str | None
+    timezone: str
+    digest_time: str
+    monthly_budget_micros: int | None
+    digest_names_top_spenders: bool
+    approvers: tuple[str, ...]
+    approval_channel: str | None = None
+    auto_approve_micros: int = 0
+    auto_approve_per_month: int = 0
+    escalate_above_micros: int | None = None
+    request_ttl_hours: float = 72.0
+    enforcement: str = "soft"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    email: str
+    slack_user_id: str | None
+    name: str | None
+    team_id: int | None
+    monthly_budget_micros: int | None
+
+
+@dataclass(frozen=True)
+class OrgInfo:
+    name: str
+    admins: tuple[str, ...]
+    help_contact: str | None
+    revision: int
+    finance_approvers: tuple[str, ...] = ()
+    max_request_micros: int = 10_000_000_000
+    max_pending_requests: int = 3
+    price_overrides: dict = dataclasses.field(default_factory=dict)

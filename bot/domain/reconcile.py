@@ -1,8 +1,8 @@
 """Reconciliation: the ledger's estimated cost against what the providers billed, per provider and UTC day.
 
 Gateways' (and our genai-prices) estimates drift from the bill; this shows by how much. The maths and the rendering
-are pure; `load_reconciliation` at the bottom is the only I/O (two queries: billed days, and one grouped statement for
-the estimate per provider and day).
+are pure; the I/O (billed days, and one grouped statement for
+the estimate per provider and day) is bot.features.reconciliation.
 
 The estimate of a provider is the cost of every usage event whose `provider` maps to it (LiteLLM's
 `custom_llm_provider`, lower-cased at ingestion): "openai" and "text-completion-openai" are OpenAI; "anthropic" and
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bot.domain.budget import usd
+from bot.domain.format import usd
 from bot.domain.pricing import MICROS_PER_USD
 
 BILLED_PROVIDERS = ("openai", "anthropic")  # providers whose cost endpoint tokenbot reads
@@ -296,24 +296,7 @@ def reconcile_summary_line(r: Reconciliation) -> str:
     return line
 
 
-# ---- I/O at the edge ----
 
-async def load_reconciliation(deps: Any, month: date | None = None, provider: str | None = None
-                              ) -> Reconciliation | None:
-    """The month's closed UTC days (default: the current month to date); None when none has ended yet."""
-    from storage.stores.billing import BillingStore, estimated_by_provider_day
-
-    today = deps.clock.now().astimezone(UTC).date()
-    month = month or today.replace(day=1)
-    span = closed_days(month, today)
-    if span is None:
-        return None
-    first, last = span
-    estimated = await estimated_by_provider_day(deps.engine, day_start_ts(first), day_start_ts(last) + 86_400)
-    billed = await BillingStore(deps.engine).billed(first.isoformat(), last.isoformat(), provider)
-    return reconcile(first, last, estimated, billed, Threshold.from_settings(deps.settings), only=provider)
-
-
-__all__ = ["reconcile", "reconcile_plain", "reconcile_summary_line", "load_reconciliation", "Reconciliation",
+__all__ = ["reconcile", "reconcile_plain", "reconcile_summary_line", "Reconciliation",
            "ProviderReconciliation", "DayLine", "Threshold", "bill_provider", "parse_month", "closed_days",
            "span_text"]

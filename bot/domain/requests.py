@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from bot.domain.budget import usd
+from bot.domain.format import usd
 from bot.domain.pricing import MICROS_PER_USD
 
 MAX_REASON = 500
@@ -48,3 +49,42 @@ def auto_approvable(amount_micros: int, auto_limit_micros: int, auto_per_month: 
 
 def needs_finance(amount_micros: int, escalate_above_micros: int | None) -> bool:
     return escalate_above_micros is not None and amount_micros > escalate_above_micros
+
+
+@dataclass(frozen=True)
+class BudgetRequest:
+    id: int
+    person_id: int
+    team_id: int | None
+    requester_slack_id: str
+    amount_micros: int
+    reason: str
+    period: str
+    month: str
+    scope: str
+    status: str
+    stage: str
+    first_approver: str | None
+    decided_by: str | None
+    decided_at: int | None
+    decision_reason: str | None
+    created_at: int
+    remind_at: int
+    escalate_at: int
+    expires_at: int
+    reminded_at: int | None
+    escalated_at: int | None
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    id: int
+    request_id: int
+    kind: str
+    recipient: str
+    channel: str | None
+    ts: str | None
+    status: str
+    attempts: int
+    text: str | None

@@ -6,7 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.budget import Totals, day_start, month_start
-from storage.stores.ledger import Ledger
+from bot.domain.budget import BudgetLine
+from bot.domain.org import Person, Team
 
 
 @dataclass(frozen=True)
@@ -56,5 +57,11 @@ def summarize(by_model: dict[str, list[tuple[int, int, int, int]]], w: Windows, 
                         month=Totals(*sums[2]), top_models=top_models)
 
 
-async def load_summary(ledger: Ledger, scope: str, key: int, w: Windows) -> UsageSummary:
-    return summarize(await ledger.window_totals(scope, key, w.starts, w.now_hour), w)
+@dataclass(frozen=True)
+class MeReport:
+    person: Person
+    team: Team | None
+    usage: UsageSummary
+    personal_budget: BudgetLine | None
+    team_budget: BudgetLine | None
+    team_usage: UsageSummary | None

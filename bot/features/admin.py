@@ -1,7 +1,7 @@
 """Admin changes from Slack: validated field by field, applied in one transaction each, audited."""
 from __future__ import annotations
 
-from bot.domain.budget import usd
+from bot.domain.format import usd
 from bot.domain.requests import parse_amount
 from bot.features.deps import Deps
 from storage.stores import org_admin

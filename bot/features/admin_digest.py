@@ -51,7 +51,7 @@ async def run_admin_digest(deps: Deps, runs: RunLog | None = None) -> int:
         if not await runs.claim(key, int(now.timestamp()), 600):
             continue
         try:
-            await deps.slack.chat_postMessage(channel=admin, text=text, blocks=blocks)
+            await deps.slack.post_message(admin, text, blocks)
         except Exception as exc:  # noqa: BLE001 - retried at the next run
             log.warning("admin digest to %s failed: %s", admin, exc)
             await runs.fail(key, int(now.timestamp()), str(exc)[:500])

@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
-from bot.domain.budget import month_start
+from bot.domain.budget import effective_budget, month_start, raised_in
 from bot.features.deps import Deps
 from bot.domain.pricing import MICROS_PER_USD
 from storage.db import is_sqlite, make_engine
 from storage.stores.org import Directory
 from storage.stores.reservations import Admission, Held, ReservationRequest, Reservations
-from storage.tables.core import people, teams, team_usage_hourly, usage_hourly
-from storage.tables.requests import budget_adjustments
+from storage.stores.budgets import BudgetStore
 
 _TYPICAL_OUTPUT_TTL_S = 600.0
 _NO_HISTORY_TTL_S = 60.0
@@ -161,6 +158,7 @@ class BudgetChecker:
         # PostgreSQL: the reservation has a pool of its own without pre-ping (storage.db.make_engine says why).
         self._gateway_engine = None if is_sqlite(deps.engine) else make_engine(
             deps.engine.url.render_as_string(hide_password=False), pre_ping=False, pool_size=5)
+        self.budgets = BudgetStore(deps.engine)
         self.reservations = Reservations(self._gateway_engine or deps.engine, deps.ledger.writer)
         self._typical_output: dict[tuple[int, str], tuple[float, int | None]] = {}  # -> (valid until, tokens)
         self._directory: Directory | None = None
@@ -233,11 +231,7 @@ class BudgetChecker:
         if cached is not None and now < cached[0]:
             return cached[1]
         from_hour = int(now) // 3600 - 7 * 24
-        u = usage_hourly
-        async with self.deps.engine.connect() as conn:
-            requests, output = (await conn.execute(
-                select(func.coalesce(func.sum(u.c.requests), 0), func.coalesce(func.sum(u.c.output_tokens), 0))
-                .where(u.c.person_id == person_id, u.c.hour >= from_hour, u.c.model == model))).one()
+        requests, output = await self.budgets.output_per_request(person_id, model, from_hour)
         typical = -(-int(output) // int(requests)) if requests else None
         # Without history the default is assumed, briefly: the person's first requests with a model soon give one.
         self._typical_output[key] = (now + (_TYPICAL_OUTPUT_TTL_S if requests else _NO_HISTORY_TTL_S), typical)
@@ -251,8 +245,9 @@ class BudgetChecker:
         month = f"{start:%Y-%m}"
         person = self._budgets["people"].get(person_id)
         team = team_info["budget"] if team_info is not None else None
-        return (start, None if person is None else person + self._raise("person", person_id, month),
-                None if team is None else team + self._raise("team", team_id, month))
+        raises = self._budgets.get("raises", {})
+        return (start, effective_budget(person, raised_in(raises, "person", person_id, month)),
+                effective_budget(team, raised_in(raises, "team", team_id, month)))
 
     async def _fresh_directory(self) -> Directory:
         now = time.monotonic()
@@ -266,24 +261,12 @@ class BudgetChecker:
         return self._directory
 
     async def _load_budgets(self) -> None:
-        async with self.deps.engine.connect() as conn:
-            self._budgets["people"] = dict((await conn.execute(select(people.c.id, people.c.monthly_budget_micros)
-                                                               .where(people.c.active))).all())
-            self._budgets["teams"] = {r.id: {"slug": r.slug, "budget": r.monthly_budget_micros, "timezone": r.timezone,
-                                             "enforcement": r.enforcement}
-                                      for r in await conn.execute(select(teams).where(teams.c.active))}
+        self._budgets["people"], self._budgets["teams"] = await self.budgets.org_budgets()
         await self._load_adjustments()
 
     async def _load_adjustments(self) -> None:
-        a = budget_adjustments
-        async with self.deps.engine.connect() as conn:
-            rows = await conn.execute(select(a.c.scope, a.c.subject_id, a.c.month, func.sum(a.c.amount_micros))
-                                      .group_by(a.c.scope, a.c.subject_id, a.c.month))
-            self._budgets["raises"] = {(scope, sid, month): int(total) for scope, sid, month, total in rows}
+        self._budgets["raises"] = await self.budgets.all_raises()
 
-    def _raise(self, scope: str, subject: int, month: str) -> int:
-        raises = self._budgets.get("raises", {})
-        return raises.get((scope, subject, None), 0) + raises.get((scope, subject, month), 0)
 
     async def _spent(self, scope: str, subject: int, start_hour: int) -> int:
         key = (scope, subject, start_hour)
@@ -291,10 +274,6 @@ class BudgetChecker:
         now = time.monotonic()
         if cached is not None and now - cached[0] <= self.cache_seconds:
             return cached[1]
-        table, col = (usage_hourly, usage_hourly.c.person_id) if scope == "person" else (team_usage_hourly,
-                                                                                        team_usage_hourly.c.team_id)
-        async with self.deps.engine.connect() as conn:
-            spent = int((await conn.execute(select(func.coalesce(func.sum(table.c.cost_micros), 0))
-                                            .where(col == subject, table.c.hour >= start_hour))).scalar_one())
+        spent = await self.budgets.spent_since(scope, subject, start_hour)
         self._spend[key] = (now, spent)
         return spent

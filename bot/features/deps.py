@@ -3,26 +3,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.features.ingestion import Ingestion
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack.outbox import SlackOutbox
 from storage.stores.ledger import Ledger
 from storage.stores.org import OrgStore
 from storage.stores.requests import RequestStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 @dataclass
 class Deps:
     settings: Settings
-    engine: AsyncEngine
+    engine: AsyncEngine  # for the stores a feature builds on demand; features never run SQL themselves
     clock: Clock
     org: OrgStore
     ledger: Ledger
     ingestion: Ingestion
     requests: RequestStore
     metrics: Metrics = field(default_factory=Metrics)
-    slack: AsyncWebClient | None = None  # for work outside a Slack request (timers, retries); None without a token
+    slack: SlackOutbox | None = None  # every send outside a listener's own answer; None without a token

@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.slack.chart import daily_chart_png
 from bot.features.deps import Deps
+from bot.domain.budget import effective_budget
 from bot.domain.digest_figures import (DigestFigures, SpenderLine, compute_figures, data_from_hour, digest_moment, hour_of)
 from bot.slack.blocks.digest import digest_message
-from bot.slack.outbox import SlackPoster
+from bot.slack.outbox import SlackOutbox, SlackSendError
 from storage.stores.digest_queries import active_teams, pending_request_count, team_spenders
 from storage.stores.org import Team
-from storage.stores.requests import adjustment_totals
+from storage.stores.budgets import BudgetStore
 from storage.stores.runs import RunLog
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,8 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
     spend = await team_spenders(deps.engine, team.id, hour_of(y_start), hour_of(y_end))
     spenders = ([SpenderLine(s.name, s.slack_user_id, s.cost_micros, s.tokens) for s in spend]
                 if team.digest_names_top_spenders else None)
-    budget = None
-    if team.monthly_budget_micros is not None:
-        _, raised = await adjustment_totals(deps.engine, None, team.id, f"{as_of:%Y-%m}")
-        budget = team.monthly_budget_micros + raised
+    budget = effective_budget(team.monthly_budget_micros,
+                              await BudgetStore(deps.engine).raised("team", team.id, f"{as_of:%Y-%m}"))
     return compute_figures(team_name=team.name, digest_date=day, as_of=as_of,
                            rows=[(r.hour, r.model, r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens,
                                   r.cost_micros, r.unpriced_requests) for r in rows],
@@ -60,7 +58,7 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
 DIGEST_EVENT = "tokenbot_digest"  # message metadata: lets a restarted run see that its digest did go out
 
 
-async def post_digest(poster: SlackPoster, channel: str, f: DigestFigures, with_chart: bool = True,
+async def post_digest(poster: SlackOutbox, channel: str, f: DigestFigures, with_chart: bool = True,
                       key: str | None = None) -> str:
     """Upload the chart, then post the message showing it; without the chart (upload failed, or Slack refused the
     image block) the message carries a text sparkline instead. Returns the message ts."""
@@ -70,25 +68,25 @@ async def post_digest(poster: SlackPoster, channel: str, f: DigestFigures, with_
             png = await asyncio.to_thread(daily_chart_png, f)
             file_id = await poster.upload_png(png, f"digest-{f.digest_date}.png", f"{f.team_name} daily spend",
                                               "Daily spend of the last 30 days against the budget pace")
-        except (SlackApiError, SlackRequestError, OSError, asyncio.TimeoutError) as exc:
+        except (SlackSendError, OSError, ValueError) as exc:  # the chart is a nicety: the text chart stands in
             log.warning("digest chart upload for %s failed (%s); posting the text chart", f.team_name, exc)
     message = digest_message(f, file_id)
     extra = {"metadata": {"event_type": DIGEST_EVENT, "event_payload": {"key": key}}} if key else {}
     try:
-        response = await poster.post_message(channel, message["text"], message["blocks"], **extra)
-    except SlackApiError as exc:
-        if file_id is None or exc.response.get("error") not in ("invalid_blocks", "invalid_blocks_format"):
+        posted = await poster.post_message(channel, message["text"], message["blocks"], **extra)
+    except SlackSendError as exc:
+        if file_id is None or exc.code not in ("invalid_blocks", "invalid_blocks_format"):
             raise
         log.warning("Slack refused the digest's image block for %s; posting the text chart", f.team_name)
         message = digest_message(f, None)
-        response = await poster.post_message(channel, message["text"], message["blocks"], **extra)
-    return str(response.get("ts"))
+        posted = await poster.post_message(channel, message["text"], message["blocks"], **extra)
+    return posted.ts
 
 
-async def _already_posted(poster: SlackPoster, channel: str, key: str, claimed_at: int) -> str | None:
+async def _already_posted(poster: SlackOutbox, channel: str, key: str, claimed_at: int) -> str | None:
     try:
         return await poster.find_posted(channel, DIGEST_EVENT, key, claimed_at - 600)
-    except (SlackApiError, SlackRequestError, OSError, asyncio.TimeoutError) as exc:
+    except SlackSendError as exc:
         log.warning("cannot read %s to check for %s (%s); posting it", channel, key, exc)
         return None
 
@@ -100,7 +98,7 @@ class DigestRun:
     skipped: int = 0  # already done, or held by another process
 
 
-async def run_digest(deps: Deps, team: Team, day: date, poster: SlackPoster, runs: RunLog,
+async def run_digest(deps: Deps, team: Team, day: date, poster: SlackOutbox, runs: RunLog,
                      result: DigestRun | None = None) -> DigestRun:
     """Claim (team, day), then build and post. A failure marks the claim failed, and the next run retries it."""
     result = result or DigestRun()
@@ -134,13 +132,13 @@ async def run_digest(deps: Deps, team: Team, day: date, poster: SlackPoster, run
     return result
 
 
-async def run_due_digests(deps: Deps, poster: SlackPoster | None = None, runs: RunLog | None = None) -> DigestRun:
+async def run_due_digests(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | None = None) -> DigestRun:
     """Post every digest whose local time has passed today and is not done yet. Run every minute: a missed or failed
     digest is caught up by the next run, and the RunLog makes it once per team and local day across processes."""
     result = DigestRun()
-    if deps.slack is None and poster is None:
+    poster = poster or deps.slack
+    if poster is None:
         return result
-    poster = poster or SlackPoster.from_settings(deps.settings)
     runs = runs or RunLog(deps.engine)
     now = deps.clock.now()
     due: dict[str, tuple[Team, date]] = {}

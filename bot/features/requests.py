@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
-from bot.domain.budget import usd
+from bot.domain.format import usd
+from bot.domain.format import escape
 from bot.domain.requests import auto_approvable, needs_finance, parse_amount, parse_reason, timers
 from bot.features.deps import Deps
-from bot.slack.identity import find_person, slack_error
+from bot.features.identity import find_person
+from bot.slack.outbox import Posted, SlackSendError
 from bot.slack.blocks.requests import card
 from bot.features.me import me_report
 from storage.stores.org import Person, Team
@@ -30,6 +30,13 @@ class Outcome:
 
     ok: bool
     text: str
+    touched: frozenset[str] = frozenset()  # Slack users whose App Home changed: the caller refreshes them
+
+
+@dataclass
+class TickReport:
+    counts: dict[str, int]
+    touched: set[str] = field(default_factory=set)
 
 
 def _now(deps: Deps) -> int:
@@ -72,18 +79,35 @@ async def create_request(deps: Deps, user_id: str, amount_text: str, reason_text
                                             await deps.requests.count_auto_approved(person.id, request.month)):
         await _decide(deps, request, "approved", "auto", adjustment=_adjustment(request, person, team))
         request = await deps.requests.get(request.id)
-        await _deliver_within_ack(deps, request, await approvers_for(deps, request, team))  # still announced
+        announced = await approvers_for(deps, request, team)
+        await _deliver_within_ack(deps, request, announced)  # still announced
         return Outcome(True, f"Approved automatically (request #{request.id}, {usd(amount)}). "
-                             f"{await new_budget_text(deps, person, team)}")
+                             f"{await new_budget_text(deps, person, team)}",
+                       frozenset({user_id, *(a for a in announced if _is_user(a))}))
     recipients = await approvers_for(deps, request, team)
     if not recipients:
         await deps.requests.decide(request.id, "team", "cancelled", "system", now, "no approver could be found")
         return Outcome(False, "Your team has no approvers in the org file and no finance approvers are set; "
                               "ask your FinOps admins.")
-    await _deliver_within_ack(deps, request, recipients)
-    who = ", ".join(f"<@{r}>" if r.startswith(("U", "W")) else f"<#{r}>" for r in recipients)
-    return Outcome(True, f"Request #{request.id} for {usd(amount)} sent to {who}. It expires "
-                         f"<!date^{request.expires_at}^{{date_short_pretty}} {{time}}|in {team.request_ttl_hours if team else 72:g} hours>.")
+    delivered = await _deliver_within_ack(deps, request, recipients)
+    return Outcome(True, sent_text(request.id, usd(amount), recipients, delivered) + " It expires "
+                   f"<!date^{request.expires_at}^{{date_short_pretty}} {{time}}|in {team.request_ttl_hours if team else 72:g} hours>.",
+                   frozenset({user_id, *(r for r in recipients if _is_user(r))}))
+
+
+def sent_text(request_id: int, amount: str, recipients: list[str], delivered: set[str] | None) -> str:
+    """Say only what is true: who has the card, and who does not yet (it is retried until Slack takes it)."""
+    def mention(r: str) -> str:
+        return f"<@{r}>" if _is_user(r) else f"<#{r}>"
+
+    if delivered is None:
+        return f"Request #{request_id} for {amount} is on its way to {', '.join(map(mention, recipients))}."
+    missing = [r for r in recipients if r not in delivered]
+    if not missing:
+        return f"Request #{request_id} for {amount} sent to {', '.join(map(mention, recipients))}."
+    sent = f"sent to {', '.join(mention(r) for r in recipients if r in delivered)}; " if delivered else ""
+    return (f"Request #{request_id} for {amount} is saved: {sent}Slack did not take it for "
+            f"{', '.join(map(mention, missing))} yet, and I will keep trying.")
 
 
 def _adjustment(request: BudgetRequest, person: Person, team: Team | None) -> dict[str, Any]:
@@ -157,20 +181,22 @@ async def approve(deps: Deps, request_id: int, user_id: str) -> Outcome:
         if not await deps.requests.advance_to_finance(request.id, user_id, now):
             return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
         request = await deps.requests.get(request.id)
-        await refresh_cards(deps, request)
-        await deliver_cards(deps, request, await approvers_for(deps, request, team))
+        touched = await refresh_cards(deps, request)
+        finance = await approvers_for(deps, request, team)
+        await deliver_cards(deps, request, finance)
         await notify(deps, request, f"<@{user_id}> approved your budget request #{request.id} ({usd(request.amount_micros)}); "
                                     "it is above the team's limit, so a finance approver must approve it too.")
-        return Outcome(True, f"Approved. Request #{request.id} now needs a finance approval.")
+        return Outcome(True, f"Approved. Request #{request.id} now needs a finance approval.",
+                       frozenset(touched | {u for u in finance if _is_user(u)}))
     person = await _person(deps, request)
     if not await _decide(deps, request, "approved", user_id, adjustment=_adjustment(request, person, team)):
         return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
     request = await deps.requests.get(request.id)
-    await refresh_cards(deps, request)
+    touched = await refresh_cards(deps, request)
     await notify(deps, request, f":white_check_mark: <@{user_id}> approved your budget request #{request.id} "
                                 f"({usd(request.amount_micros)}, {'this month' if request.period == 'month' else 'permanent'}). "
                                 + await new_budget_text(deps, person, team))
-    return Outcome(True, f"Approved request #{request.id}.")
+    return Outcome(True, f"Approved request #{request.id}.", frozenset(touched))
 
 
 async def deny(deps: Deps, request_id: int, user_id: str, reason: str) -> Outcome:
@@ -181,10 +207,11 @@ async def deny(deps: Deps, request_id: int, user_id: str, reason: str) -> Outcom
     if not await _decide(deps, request, "denied", user_id, reason):
         return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
     request = await deps.requests.get(request.id)
-    await refresh_cards(deps, request)
+    touched = await refresh_cards(deps, request)
+    # The reason is the approver's own words: escaped, so "<!channel>" or a disguised link stays plain text.
     await notify(deps, request, f":x: <@{user_id}> denied your budget request #{request.id} "
-                                f"({usd(request.amount_micros)}): {reason}")
-    return Outcome(True, f"Denied request #{request.id}.")
+                                f"({usd(request.amount_micros)}): {escape(reason)}")
+    return Outcome(True, f"Denied request #{request.id}.", frozenset(touched))
 
 
 async def cancel(deps: Deps, request_id: int, user_id: str) -> Outcome:
@@ -195,8 +222,8 @@ async def cancel(deps: Deps, request_id: int, user_id: str) -> Outcome:
         return Outcome(False, "Only the person who made a request can cancel it.")
     if request.status != "pending" or not await _decide(deps, request, "cancelled", user_id):
         return Outcome(False, already_decided_text(await deps.requests.get(request.id)))
-    await refresh_cards(deps, await deps.requests.get(request.id))
-    return Outcome(True, f"Cancelled request #{request.id}.")
+    touched = await refresh_cards(deps, await deps.requests.get(request.id))
+    return Outcome(True, f"Cancelled request #{request.id}.", frozenset(touched))
 
 
 def already_decided_text(request: BudgetRequest | None) -> str:
@@ -236,13 +263,14 @@ async def pending_for(deps: Deps, user_id: str) -> list[dict[str, Any]]:
     return cards
 
 
-async def tick(deps: Deps) -> dict[str, int]:
+async def tick(deps: Deps) -> TickReport:
     now = _now(deps)
     counts = {"reminded": 0, "escalated": 0, "expired": 0, "retried": 0}
+    touched: set[str] = set()
     for request in await deps.requests.due("", "expires_at", now):
         if await _decide(deps, request, "expired", "system"):
             request = await deps.requests.get(request.id)
-            await refresh_cards(deps, request)
+            touched |= await refresh_cards(deps, request)
             await notify(deps, request, f":hourglass: Your budget request #{request.id} ({usd(request.amount_micros)}) "
                                         "expired without a decision. You can send it again with `/tokens request`.")
             counts["expired"] += 1
@@ -260,30 +288,42 @@ async def tick(deps: Deps) -> dict[str, int]:
             already = {m.recipient for m in await deps.requests.messages(request.id, "card")}
             fallback = [a for a in info.finance_approvers if a not in already and a != request.requester_slack_id]
             await deliver_cards(deps, request, fallback)
+            touched |= {u for u in fallback if _is_user(u)}
             counts["escalated"] += 1
     counts["retried"] = await retry_failed(deps)
-    return counts
+    return TickReport(counts, touched)
 
 
 _BACKGROUND: set[asyncio.Task] = set()
 ACK_BUDGET_S = 1.5
 
 
-async def _deliver_within_ack(deps: Deps, request: BudgetRequest, recipients: list[str]) -> None:
+async def _deliver_within_ack(deps: Deps, request: BudgetRequest, recipients: list[str]) -> set[str] | None:
     """Deliver the cards, but never hold the slash command's answer past Slack's 3 s: when Slack is slow (429s,
-    retries), delivery goes on in the background; the request is already stored, and failures are retried."""
+    retries), delivery goes on in the background; the request is already stored, and failures are retried.
+    Returns the recipients Slack took the card for, or None when delivery is still going on."""
     task = asyncio.ensure_future(deliver_cards(deps, request, recipients))
     done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_S)
     if not done:
         _BACKGROUND.add(task)
         task.add_done_callback(_BACKGROUND.discard)
+        return None
+    return task.result()
 
 
-# Slack delivery. Messages are recorded before they are sent; a failed one is retried by `tick`.
-async def deliver_cards(deps: Deps, request: BudgetRequest, recipients: list[str]) -> None:
+def _is_user(recipient: str) -> bool:
+    return recipient.startswith(("U", "W"))
+
+
+# Slack delivery. Messages are recorded before they are sent; a failed one (a post, or an update of a sent card) is
+# retried by `tick` until Slack takes it.
+async def deliver_cards(deps: Deps, request: BudgetRequest, recipients: list[str]) -> set[str]:
+    delivered = set()
     for recipient in recipients:
         message_id = await deps.requests.add_message(request.id, "card", recipient, _now(deps))
-        await _send(deps, await deps.requests.message(message_id), request)
+        if await _send(deps, await deps.requests.message(message_id), request):
+            delivered.add(recipient)
+    return delivered
 
 
 async def notify(deps: Deps, request: BudgetRequest, text: str) -> None:
@@ -295,54 +335,48 @@ async def send_text(deps: Deps, request: BudgetRequest, recipient: str, text: st
     await _send(deps, await deps.requests.message(message_id), request)
 
 
-async def _send(deps: Deps, message: RequestMessage, request: BudgetRequest) -> None:
+async def _send(deps: Deps, message: RequestMessage, request: BudgetRequest) -> bool:
+    """Post the message, or (a card copy already in Slack) rewrite it to the request's current state. True when
+    Slack took it; otherwise it is marked failed and `tick` tries again after RETRY_DELAY_S."""
     if deps.slack is None:
-        return
+        return False
     if message.kind == "card":
         team = await deps.org.team(request.team_id) if request.team_id else None
         payload = card(request, team.name if team else "no team", actionable=await _actionable(deps, request, message.recipient))
     else:
         payload = {"text": message.text or ""}
     try:
-        response = await deps.slack.chat_postMessage(channel=message.recipient, **payload)
-    except SlackApiError as exc:
-        error = slack_error(exc)
-        log.warning("budget request %s: message to %s failed (%s); will retry", request.id, message.recipient, error)
-        await deps.requests.message_failed(message.id, error, _now(deps) + RETRY_DELAY_S)
-        return
-    await deps.requests.message_sent(message.id, response["channel"], response["ts"])
+        if message.channel is not None and message.ts is not None:
+            await deps.slack.update_message(message.channel, message.ts, payload["text"], payload.get("blocks"))
+            posted = Posted(message.channel, message.ts)
+        else:
+            posted = await deps.slack.post_message(message.recipient, payload["text"], payload.get("blocks"))
+    except SlackSendError as exc:
+        log.warning("budget request %s: message to %s failed (%s); will retry", request.id, message.recipient, exc.code)
+        await deps.requests.message_failed(message.id, exc.code, _now(deps) + RETRY_DELAY_S)
+        return False
+    await deps.requests.message_sent(message.id, posted.channel, posted.ts)
+    return True
 
 
 async def _actionable(deps: Deps, request: BudgetRequest, recipient: str) -> bool:
     """Buttons only on copies whose reader can act at the request's current stage (a channel: its members)."""
     if request.status != "pending":
         return False
-    if not recipient.startswith(("U", "W")):
+    if not _is_user(recipient):
         return request.stage == "team"
     return await may_decide(deps, request, recipient) is None
 
 
-async def refresh_cards(deps: Deps, request: BudgetRequest) -> None:
-    """Rewrite every sent copy of the card to the request's current state."""
-    if deps.slack is None:
-        return
-    team = await deps.org.team(request.team_id) if request.team_id else None
+async def refresh_cards(deps: Deps, request: BudgetRequest) -> set[str]:
+    """Rewrite every sent copy of the card to the request's current state (an update Slack refuses is retried like a
+    failed post). Returns the people whose App Home shows this request: the caller refreshes them."""
     messages = await deps.requests.messages(request.id, "card")
     for message in messages:
         if message.status != "sent" or message.channel is None or message.ts is None:
             continue  # an unsent copy is retried later, rendered from the state at that time
-        payload = card(request, team.name if team else "no team",
-                       actionable=await _actionable(deps, request, message.recipient))
-        try:
-            await deps.slack.chat_update(channel=message.channel, ts=message.ts, **payload)
-        except SlackApiError as exc:
-            log.warning("budget request %s: updating the card in %s failed: %s", request.id, message.channel,
-                        slack_error(exc))
-    # The App Home of everyone involved shows requests and queues: refresh it too.
-    from bot.features.home import publish_home
-
-    for user in {request.requester_slack_id, *(m.recipient for m in messages if m.recipient.startswith(("U", "W")))}:
-        await publish_home(deps, user)
+        await _send(deps, message, request)
+    return {request.requester_slack_id, *(m.recipient for m in messages if _is_user(m.recipient))}
 
 
 async def retry_failed(deps: Deps) -> int:

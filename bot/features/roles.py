@@ -3,11 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from bot.features.deps import Deps
 from storage.stores.org import Person, Team
-from storage.tables.core import team_approvers
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,5 @@ class Viewer:
 
 async def viewer(deps: Deps, user_id: str, person: Person | None) -> Viewer:
     info = await deps.org.org_info()
-    async with deps.engine.connect() as conn:
-        approves = frozenset((await conn.execute(select(team_approvers.c.team_id).where(
-            team_approvers.c.slack_user_id == user_id))).scalars())
+    approves = await deps.org.teams_approved_by(user_id)
     return Viewer(user_id=user_id, person=person, is_admin=user_id in info.admins, approves=approves)

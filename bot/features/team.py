@@ -5,16 +5,16 @@ import re
 from typing import Any
 
 from bot.domain.alternatives import cheaper_alternative
-from bot.domain.budget import BudgetLine, project
 from bot.features.deps import Deps
-from bot.slack.blocks.me import escape, text_message
+from bot.domain.format import escape
+from bot.slack.blocks.me import text_message
 from bot.features.roles import Viewer
-from bot.domain.summary import load_summary, windows
+from bot.domain.summary import windows
+from bot.features.me import load_summary, team_budget_line
 from bot.slack.blocks.team import models_message, team_message, top_message
 from storage.stores.digest_queries import team_spenders
 from storage.stores.insights import model_usage
 from storage.stores.org import Team
-from storage.stores.requests import adjustment_totals
 
 MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -40,15 +40,6 @@ async def resolve_team(deps: Deps, viewer: Viewer, arg: str | None) -> Team | st
     return team
 
 
-async def team_budget_line(deps: Deps, team: Team, usage) -> BudgetLine | None:  # noqa: ANN001
-    if team.monthly_budget_micros is None:
-        return None
-    _, raise_ = await adjustment_totals(deps.engine, None, team.id, f"{usage.now_local:%Y-%m}")
-    budget = team.monthly_budget_micros + raise_
-    return BudgetLine(f"{team.name} budget", budget, usage.month.cost_micros,
-                      project(usage.month.cost_micros, usage.last7.cost_micros, usage.now_local, budget))
-
-
 async def _spenders(deps: Deps, team: Team, w) -> list[tuple[str, int]]:  # noqa: ANN001
     spenders = await team_spenders(deps.engine, team.id, w.month_hour, w.now_hour + 1)
     # Labels are mrkdwn-safe here: a Slack mention, or the escaped name of someone not (yet) linked to Slack.
@@ -63,7 +54,7 @@ async def team_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, An
     usage = await load_summary(deps.ledger, "team", team.id, w)
     spenders = await _spenders(deps, team, w)
     people = spenders if viewer.may_see_people_of(team) else None
-    return team_message(team.name, usage, await team_budget_line(deps, team, usage), people, len(spenders))
+    return team_message(team.name, usage, await team_budget_line(deps.ledger, team, usage, f"{team.name} budget"), people, len(spenders))
 
 
 async def top_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:

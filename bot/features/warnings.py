@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.slack.blocks.warnings import SpikeContext, spike_message, threshold_actions, threshold_message
-from bot.domain.budget import BudgetLine, day_start, month_start, project
+from bot.domain.budget import BudgetLine, day_start, effective_budget, month_start, project, raised_in
 from bot.features.deps import Deps
 from bot.domain.pricing import MICROS_PER_USD
-from bot.slack.outbox import SlackPoster
+from bot.slack.outbox import SlackOutbox
 from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict
 from bot.domain.summary import windows
 from storage.stores.alerts import DEFAULT_THRESHOLDS, AlertStore
-from storage.stores.digest_queries import (active_teams, budget_raises, budgeted_people, people_by_id, recent_spend,
+from storage.stores.digest_queries import (active_teams, budgeted_people, people_by_id, recent_spend,
                                     spend_since, team_spenders)
+from storage.stores.budgets import BudgetStore
 from storage.stores.runs import RunLog
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,12 @@ class _Subject:
     ladder: tuple[int, ...]
 
 
-async def scan(deps: Deps, poster: SlackPoster | None = None, runs: RunLog | None = None, dry_run: bool = False
+async def scan(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | None = None, dry_run: bool = False
                ) -> ScanResult:
     result = ScanResult()
+    poster = poster or deps.slack
     if poster is None and not dry_run:
-        if deps.slack is None:
-            return result
-        poster = SlackPoster.from_settings(deps.settings)
+        return result
     runs = runs or RunLog(deps.engine)
     store = AlertStore(deps.engine)
     subjects = await _subjects(deps, store)
@@ -64,17 +64,16 @@ async def _subjects(deps: Deps, store: AlertStore) -> dict[tuple[str, int], _Sub
     ladders = await store.thresholds()
     now = deps.clock.now()
     months = {tz: f"{now.astimezone(ZoneInfo(tz)):%Y-%m}" for tz in {t.timezone for t in teams.values()} | {"UTC"}}
-    raises = {m: await budget_raises(deps.engine, m) for m in set(months.values())}
+    raises = await BudgetStore(deps.engine).all_raises()
     out: dict[tuple[str, int], _Subject] = {}
     for t in teams.values():
-        budget = None if t.monthly_budget_micros is None else (
-            t.monthly_budget_micros + raises[months[t.timezone]].get(("team", t.id), 0))
+        budget = effective_budget(t.monthly_budget_micros, raised_in(raises, "team", t.id, months[t.timezone]))
         out[("team", t.id)] = _Subject("team", t.id, t.name, t.channel, ZoneInfo(t.timezone), budget,
                                        ladders.get(t.id, DEFAULT_THRESHOLDS))
     for p in await budgeted_people(deps.engine):
         team = teams.get(p.team_id) if p.team_id else None
         tz = team.timezone if team else "UTC"
-        budget = p.monthly_budget_micros + raises[months[tz]].get(("person", p.id), 0)  # type: ignore[operator]
+        budget = effective_budget(p.monthly_budget_micros, raised_in(raises, "person", p.id, months[tz]))
         out[("person", p.id)] = _Subject("person", p.id, p.name or p.email, p.slack_user_id, ZoneInfo(tz), budget,
                                          ladders.get(team.id, DEFAULT_THRESHOLDS) if team else DEFAULT_THRESHOLDS)
     return out
@@ -90,7 +89,7 @@ async def _budget_line(deps: Deps, s: _Subject, now: datetime) -> BudgetLine | N
     return BudgetLine("budget", s.budget_micros, month, project(month, last7, w.now_local, s.budget_micros))
 
 
-async def _thresholds(deps: Deps, store: AlertStore, poster: SlackPoster | None,
+async def _thresholds(deps: Deps, store: AlertStore, poster: SlackOutbox | None,
                       subjects: dict[tuple[str, int], _Subject], result: ScanResult, dry_run: bool) -> None:
     now = deps.clock.now()
     now_ts = int(now.timestamp())
@@ -135,7 +134,7 @@ def spike_config(deps: Deps) -> SpikeConfig:
     return SpikeConfig(step_seconds=3600, min_excess=deps.settings.spike_min_usd)
 
 
-async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackPoster | None,
+async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None,
                   subjects: dict[tuple[str, int], _Subject], result: ScanResult, dry_run: bool) -> None:
     now = deps.clock.now()
     now_ts = int(now.timestamp())
@@ -163,7 +162,7 @@ async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackPost
                          dry_run)
 
 
-async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackPoster | None, cfg: SpikeConfig,
+async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None, cfg: SpikeConfig,
                      s: _Subject, saved: dict | None, hour: int, now: datetime, now_ts: int, result: ScanResult,
                      dry_run: bool) -> None:
     start = hour - HISTORY_HOURS

@@ -16,7 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.features.warnings import scan
 from bot.features.deps import Deps
 from bot.features.digests import run_due_digests
-from bot.slack.outbox import SlackPoster
+from bot.slack.outbox import SlackOutbox
 from storage.stores.runs import RunLog
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 class Jobs:
     """What the scheduled jobs share within a process: one poster (per-channel spacing) and one RunLog owner."""
 
-    def __init__(self, deps: Deps, poster: SlackPoster | None = None) -> None:
+    def __init__(self, deps: Deps, poster: SlackOutbox | None = None) -> None:
         self.deps = deps
-        self.poster = poster or (SlackPoster.from_settings(deps.settings) if deps.slack is not None else None)
+        self.poster = poster or deps.slack
         self.runs = RunLog(deps.engine)
 
     async def digests(self) -> None:

@@ -1,48 +1,50 @@
-"""Posting outside a Slack request (digests, warnings): at most one message per second per channel, Slack's retry
-handlers for 429 (waits Retry-After) and 5xx, and the chart upload through Slack's external-upload flow."""
+"""The outbox: every message, update, App Home view, file and user look-up tokenbot sends to Slack outside a listener's
+own answer goes through this one class, and features see only its methods and `SlackSendError`, never slack_sdk.
+
+Posts to one channel are spaced by `min_interval_s` (Slack allows about one per second per channel; the spacing is
+per process and Slack's 429 answers, retried after Retry-After, cover any excess); the patient client retries 429s
+and 5xx. What must survive a Slack outage beyond those retries (budget-request cards and their updates) is recorded
+in the database by its feature and retried by the scheduler's tick."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack.client import slack_client, slack_error
+
+log = logging.getLogger(__name__)
 
 
-class AnyServerErrorRetryHandler(AsyncServerErrorRetryHandler):
-    """slack_sdk's handler retries 500 and 503 only; a 502 or 504 from Slack's edge is as transient."""
+class SlackSendError(Exception):
+    """Slack refused or could not be reached (after the client's retries); `code` is Slack's error or the cause."""
 
-    async def _can_retry_async(self, *, state, request, response=None, error=None) -> bool:  # noqa: ANN001
-        return response is not None and 500 <= response.status_code < 600
-
-
-def poster_client(settings: Settings) -> AsyncWebClient:
-    """A Web API client for scheduled posting. Unlike a slash-command answer nobody is waiting, so it keeps
-    retrying longer: 429s up to 8 times (each after Slack's Retry-After plus up to 1 s of jitter), 5xx 3 times
-    with exponential back-off, dropped connections 3 times."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=30,
-                          retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=3),
-                                          AsyncRateLimitErrorRetryHandler(max_retry_count=8),
-                                          AnyServerErrorRetryHandler(max_retry_count=3)])
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
-class SlackPoster:
-    """Spaces messages to one channel by `min_interval_s` (Slack allows about one per second per channel).
-    The spacing is per process; Slack's 429 answers, retried after Retry-After, cover any excess beyond it."""
+@dataclass(frozen=True)
+class Posted:
+    channel: str  # a DM posted to a user id comes back with the DM channel's id: updates need that one
+    ts: str
 
+
+class SlackOutbox:
     def __init__(self, client: AsyncWebClient, min_interval_s: float = 1.0,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.client = client
+                 monotonic: Callable[[], float] = time.monotonic, quick_client: AsyncWebClient | None = None) -> None:
+        self.client = client  # patient: nobody waits on these sends
+        self.quick_client = quick_client or client  # look-ups made while a person waits
         self.min_interval_s = min_interval_s
         self._sleep = sleep
         self._monotonic = monotonic
@@ -50,12 +52,15 @@ class SlackPoster:
         self._last: dict[str, float] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackPoster:
-        return cls(poster_client(settings), settings.slack_min_post_interval_s)
+    def from_settings(cls, settings: Settings, metrics: Metrics | None = None,
+                      min_interval_s: float | None = None) -> SlackOutbox:
+        interval = settings.slack_min_post_interval_s if min_interval_s is None else min_interval_s
+        return cls(slack_client(settings, metrics, patient=True), interval,
+                   quick_client=slack_client(settings, metrics))
 
     async def post_message(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
-                           **extra: Any) -> dict[str, Any]:
-        """chat.postMessage; raises slack_sdk's SlackApiError when Slack refuses (after the retries)."""
+                           **extra: Any) -> Posted:
+        """chat.postMessage (links never unfurled: a message must not show a preview of what someone typed)."""
         lock = self._locks.setdefault(channel, asyncio.Lock())
         async with lock:
             if self.min_interval_s > 0 and channel in self._last:
@@ -63,25 +68,63 @@ class SlackPoster:
                 if wait > 0:
                     await self._sleep(wait)
             try:
-                response = await self.client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                                              unfurl_links=False, unfurl_media=False, **extra)
+                response = await self._call(self.client.chat_postMessage, channel=channel, text=text, blocks=blocks,
+                                            unfurl_links=False, unfurl_media=False, **extra)
             finally:
                 self._last[channel] = self._monotonic()
-        return dict(response.data)  # type: ignore[arg-type]
+        return Posted(str(response.get("channel") or channel), str(response.get("ts")))
+
+    async def update_message(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        await self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self._call(self.client.views_publish, user_id=user_id, view=view)
 
     async def upload_png(self, data: bytes, filename: str, title: str, alt_text: str) -> str:
         """Upload without sharing (files.getUploadURLExternal, POST to the upload URL, files.completeUploadExternal);
-        the message then shows it with an image block. Returns the file id."""
-        response = await self.client.files_upload_v2(content=data, filename=filename, title=title, alt_txt=alt_text)
-        return str(response["file"]["id"])
+        a message then shows it with an image block. Returns the file id; an answer without one is an error."""
+        response = await self._call(self.client.files_upload_v2, content=data, filename=filename, title=title,
+                                    alt_txt=alt_text)
+        file_id = (response.get("file") or {}).get("id") if isinstance(response.get("file"), dict) else None
+        if not file_id:
+            raise SlackSendError("upload_answer_without_file")
+        return str(file_id)
 
     async def find_posted(self, channel: str, event_type: str, key: str, oldest_ts: int) -> str | None:
         """The ts of a message this app posted to `channel` since `oldest_ts` whose metadata carries `key`, or None.
         Needs channels:history (groups:history for private channels)."""
-        response = await self.client.conversations_history(channel=channel, oldest=str(oldest_ts), limit=200,
-                                                           include_all_metadata=True)
+        response = await self._call(self.client.conversations_history, channel=channel, oldest=str(oldest_ts),
+                                    limit=200, include_all_metadata=True)
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
             if meta.get("event_type") == event_type and (meta.get("event_payload") or {}).get("key") == key:
                 return str(message.get("ts"))
         return None
+
+    async def email_of(self, user_id: str) -> str | None:
+        """The Slack profile email of a user (users.info), or None when Slack will not say."""
+        try:
+            info = await self._call(self.quick_client.users_info, user=user_id)
+        except SlackSendError as exc:
+            log.warning("users.info failed for %s: %s", user_id, exc.code)
+            return None
+        return ((info.get("user") or {}).get("profile") or {}).get("email") or None
+
+    async def user_id_for_email(self, email: str) -> str:
+        """users.lookupByEmail; raises SlackSendError (`users_not_found`, ...) when there is none."""
+        found = await self._call(self.client.users_lookupByEmail, email=email)
+        user_id = (found.get("user") or {}).get("id")
+        if not user_id:
+            raise SlackSendError("users_not_found")
+        return str(user_id)
+
+    @staticmethod
+    async def _call(method: Callable[..., Awaitable[Any]], **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await method(**kwargs)
+        except SlackApiError as exc:
+            raise SlackSendError(slack_error(exc)) from exc
+        except (SlackRequestError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise SlackSendError(type(exc).__name__) from exc
+        data = getattr(response, "data", response)
+        return dict(data) if isinstance(data, dict) else {}

@@ -6,11 +6,11 @@ import logging
 
 import orjson
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError
 
 from bot.features.budget_check import BudgetChecker, parse_reserve
 from bot.features.deps import Deps
 from handlers.http.usage import bearer_ok, error, read_capped
+from storage.db import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 _MAX_RESERVE_BODY = 64 * 1024
@@ -53,7 +53,7 @@ def register(web_app: web.Application, deps: Deps) -> None:
             return error(400, ask)
         try:
             return web.json_response(await checker.reserve(ask))
-        except (DBAPIError, OSError) as exc:  # the gateway applies its fail-open / fail-closed setting
+        except DATABASE_UNAVAILABLE as exc:  # the gateway applies its fail-open / fail-closed setting
             log.warning("budget reservation not decided, database unavailable (%s)", type(exc).__name__)
             return error(503, "database unavailable: the reservation was not decided")
 

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from bot.features.deps import Deps
+from storage.db import database_error
 from storage.migrate import current_revision, head_revision
 
 
 def register(web_app: web.Application, deps: Deps) -> None:
-    async def database_error() -> str | None:
-        try:
-            async with deps.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
-            return type(exc).__name__
-        return None
-
     async def healthz(_request: web.Request) -> web.Response:
-        error = await database_error()
+        error = await database_error(deps.engine)
         if error:
             return web.json_response({"ok": False, "database": error}, status=503)
         return web.json_response({"ok": True, "slack": deps.settings.slack_configured})
 
     async def readyz(_request: web.Request) -> web.Response:
-        error = await database_error()
+        error = await database_error(deps.engine)
         if error:
             return web.json_response({"ready": False, "database": error}, status=503)
         current, head = await current_revision(deps.engine), head_revision()

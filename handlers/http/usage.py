@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError
 
 from bot.features.deps import Deps
 from bot.features.ingestion import IngestReport
 from bot.domain.usage_events import BodyError, split_body
+from storage.db import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ async def handle_ingest(request: web.Request, deps: Deps, source: str,
             await deps.ingestion.ledger.dead_letter_body(body, str(exc), source, int(deps.clock.now().timestamp()))
             return error(400, str(exc))
         report = await ingest(items)
-    except (DBAPIError, OSError) as exc:  # the database is restarting or unreachable: nothing was stored
+    except DATABASE_UNAVAILABLE as exc:  # the database is restarting or unreachable: nothing was stored
         log.warning("usage batch not stored, database unavailable (%s: %s)", type(exc).__name__, str(exc)[:200])
         resp = error(503, "database unavailable; nothing was stored: retry the batch")
         resp.headers["Retry-After"] = "1"

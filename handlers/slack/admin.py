@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.features import admin as admin_flow
 from bot.slack.blocks.admin import ADMIN_MODAL, admin_modal, submitted
 from bot.features.deps import Deps
-from bot.slack.identity import slack_error
+from bot.slack.client import slack_error
 from bot.slack.blocks.me import text_message
 from storage.stores.digest_queries import active_teams
 

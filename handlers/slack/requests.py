@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.features import requests as request_flow
 from bot.features.deps import Deps
-from bot.slack.identity import slack_error
+from bot.slack.client import slack_error
 from bot.slack.blocks.me import REQUEST_BUDGET_ACTION
 from bot.slack.blocks.requests import APPROVE, CANCEL, DENY, DENY_MODAL, REQUEST_MODAL, deny_modal, request_modal
 

@@ -8,8 +8,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.features.deps import Deps
-from bot.slack.identity import find_person
-from bot.slack.blocks.me import escape, help_message, me_message, text_message
+from bot.features.identity import find_person
+from bot.domain.format import escape
+from bot.slack.blocks.me import help_message, me_message, not_in_org_text, text_message
 from bot.features.me import me_report
 from bot.slack.blocks.requests import pending_list, requests_list
 from bot.features import requests as request_flow
@@ -39,9 +40,9 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
         outcome = await request_flow.create_request(deps, command["user_id"], words[1], " ".join(words[2:]))
         return text_message(outcome.text)
     if sub == "requests":
-        person, email = await find_person(deps.org, client, command["user_id"])
+        person, email = await find_person(deps.org, deps.slack, command["user_id"])
         if person is None:
-            return text_message(await not_in_org_text(deps, email))
+            return text_message(not_in_org_text(await deps.org.org_info(), email))
         return requests_list(await deps.requests.for_person(person.id))
     if sub == "pending":
         return pending_list(await request_flow.pending_for(deps, command["user_id"]))
@@ -52,7 +53,7 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
     if sub in ("team", "top", "models"):
         if len(words) > 2:
             return help_message(f"`/tokens {sub}` takes at most one team slug.")
-        person, _email = await find_person(deps.org, client, command["user_id"])
+        person, _email = await find_person(deps.org, deps.slack, command["user_id"])
         who = await viewer(deps, command["user_id"], person)
         view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view}[sub]
         return await view(deps, who, words[1] if len(words) == 2 else None)
@@ -60,20 +61,9 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
 
 
 async def me(deps: Deps, client: AsyncWebClient, user_id: str) -> dict[str, Any]:
-    person, email = await find_person(deps.org, client, user_id)
+    person, email = await find_person(deps.org, deps.slack, user_id)
     if person is None:
-        return text_message(await not_in_org_text(deps, email))
+        return text_message(not_in_org_text(await deps.org.org_info(), email))
     team = await deps.org.team(person.team_id) if person.team_id else None
     report = await me_report(deps.ledger, person, team, deps.clock.now())
     return me_message(report)
-
-
-async def not_in_org_text(deps: Deps, email: str | None) -> str:
-    info = await deps.org.org_info()
-    who = [f"<@{a}>" for a in info.admins]
-    if info.help_contact:
-        who.append(escape(info.help_contact))
-    ask = " or ".join(who) if who else "your FinOps team"
-    you = f"your Slack email {escape(email)}" if email else "your Slack account"
-    return (f"I can't find {you} in {escape(info.name)}'s org file, so I don't know your AI spend yet. "
-            f"Ask {ask} to add you (with the ids the AI gateway knows you by).")

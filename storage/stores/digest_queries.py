@@ -119,15 +119,3 @@ async def spend_since(engine: AsyncEngine, scope: str, ids: list[int], from_hour
                                       .where(col.in_(ids[start:start + 500]), table.c.hour >= from_hour).group_by(col))
             out.update({k: int(v or 0) for k, v in rows})
     return out
-
-
-async def budget_raises(engine: AsyncEngine, month: str) -> dict[tuple[str, int], int]:
-    """Approved raises that apply in `month`, per (scope, subject id); empty before the requests feature exists."""
-    table = metadata.tables.get("budget_adjustments")
-    if table is None:
-        return {}
-    async with engine.connect() as conn:
-        rows = await conn.execute(select(table.c.scope, table.c.subject_id, func.sum(table.c.amount_micros))
-                                  .where((table.c.month.is_(None)) | (table.c.month == month))
-                                  .group_by(table.c.scope, table.c.subject_id))
-        return {(s, i): int(v or 0) for s, i, v in rows}

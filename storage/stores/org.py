@@ -7,50 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.domain.org import OrgFile, PersonSpec, TeamSpec
+from bot.domain.org import OrgFile, OrgInfo, Person, PersonSpec, Team, TeamSpec
 from bot.domain.pricing import MICROS_PER_USD
 from storage.tables.core import org_state, people, person_aliases, team_approvers, teams
-
-
-@dataclass(frozen=True)
-class Team:
-    id: int
-    slug: str
-    name: str
-    channel: str | None
-    timezone: str
-    digest_time: str
-    monthly_budget_micros: int | None
-    digest_names_top_spenders: bool
-    approvers: tuple[str, ...]
-    approval_channel: str | None = None
-    auto_approve_micros: int = 0
-    auto_approve_per_month: int = 0
-    escalate_above_micros: int | None = None
-    request_ttl_hours: float = 72.0
-    enforcement: str = "soft"
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    email: str
-    slack_user_id: str | None
-    name: str | None
-    team_id: int | None
-    monthly_budget_micros: int | None
-
-
-@dataclass(frozen=True)
-class OrgInfo:
-    name: str
-    admins: tuple[str, ...]
-    help_contact: str | None
-    revision: int
-    finance_approvers: tuple[str, ...] = ()
-    max_request_micros: int = 10_000_000_000
-    max_pending_requests: int = 3
-    price_overrides: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -218,6 +177,11 @@ class OrgStore:
                        finance_approvers=tuple(row["finance_approvers"] or ()),
                        max_request_micros=row["max_request_micros"], max_pending_requests=row["max_pending_requests"],
                        price_overrides=dict(row["price_overrides"] or {}))
+
+    async def teams_approved_by(self, slack_user_id: str) -> frozenset[int]:
+        async with self.engine.connect() as conn:
+            return frozenset((await conn.execute(select(team_approvers.c.team_id).where(
+                team_approvers.c.slack_user_id == slack_user_id))).scalars())
 
     async def person_by_slack_id(self, slack_user_id: str) -> Person | None:
         return await self._person(people.c.slack_user_id == slack_user_id)

@@ -2,54 +2,15 @@
 same transaction as its budget adjustment and audit row, so the first decision wins across clicks and processes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.requests import BudgetRequest, RequestMessage
 from storage.tables.requests import audit_log, budget_adjustments, budget_requests, request_messages
 
 STUCK_AFTER_S = 300
-
-
-@dataclass(frozen=True)
-class BudgetRequest:
-    id: int
-    person_id: int
-    team_id: int | None
-    requester_slack_id: str
-    amount_micros: int
-    reason: str
-    period: str
-    month: str
-    scope: str
-    status: str
-    stage: str
-    first_approver: str | None
-    decided_by: str | None
-    decided_at: int | None
-    decision_reason: str | None
-    created_at: int
-    remind_at: int
-    escalate_at: int
-    expires_at: int
-    reminded_at: int | None
-    escalated_at: int | None
-    context: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RequestMessage:
-    id: int
-    request_id: int
-    kind: str
-    recipient: str
-    channel: str | None
-    ts: str | None
-    status: str
-    attempts: int
-    text: str | None
 
 
 def _request(row: Any) -> BudgetRequest:

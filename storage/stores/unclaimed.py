@@ -2,28 +2,12 @@
 sends the wrong user ids is noticed the first day, not when the month's numbers do not add up."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.domain.unclaimed import Unclaimed, UnclaimedId
 from storage.tables.core import usage_events
-
-
-@dataclass(frozen=True)
-class UnclaimedId:
-    user_ref: str  # as the gateway sent it (lower-cased): what goes into a person's gateway_ids
-    cost_micros: int
-    requests: int
-    last_ts: int
-
-
-@dataclass(frozen=True)
-class Unclaimed:
-    cost_micros: int  # unpriced requests count as 0
-    requests: int
-    unpriced: int
-    top: list[UnclaimedId]
 
 
 async def unclaimed_spend(engine: AsyncEngine, from_ts: int, to_ts: int, top: int = 10) -> Unclaimed:

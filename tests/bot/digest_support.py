@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.slack.outbox import SlackPoster, poster_client
+from bot.slack.outbox import SlackOutbox
 
 
-def poster(bot: Any, interval: float = 0.0) -> SlackPoster:
-    """The real poster against the fake Slack, without the 1 s spacing (tests never sleep for it)."""
-    return SlackPoster(poster_client(bot.deps.settings), interval)
+def poster(bot: Any, interval: float = 0.0) -> SlackOutbox:
+    """The real outbox against the fake Slack, without the 1 s spacing (tests never sleep for it)."""
+    return SlackOutbox.from_settings(bot.deps.settings, min_interval_s=interval)
 
 
 async def spend(bot: Any, items: list[tuple[datetime, str, str, float]], prefix: str = "e") -> None:

@@ -1,7 +1,8 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.budget import bar, real_seconds, day_start, next_month_start, project, tokens, usd
+from bot.domain.budget import real_seconds, day_start, next_month_start, project
+from bot.domain.format import bar, tokens, usd
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -49,6 +50,8 @@ def test_days_follow_local_midnight_across_dst() -> None:
 
 def test_formatting() -> None:
     assert usd(1_234_567_891) == "$1,234.57"
-    assert bar(0.5, 10) == "█████░░░░░"
-    assert bar(1.7, 4) == "████"
-    assert tokens(1_250_000) == "1.2M" and tokens(3_000) == "3k" and tokens(999) == "999"
+    assert bar(0.5) == "█" * 10 + "░" * 10
+    assert bar(1.7) == "█" * 20 and bar(-1) == "░" * 20  # every bar is 20 cells, whatever the fraction
+    assert tokens(1_250_000) == "1.25M" and tokens(1_954_974) == "1.95M" and tokens(3_000) == "3k"
+    assert tokens(999) == "999" and tokens(999_999) == "1M" and tokens(12_345) == "12.3k"
+    assert tokens(123_456_789) == "123M" and tokens(7_100_000_000) == "7.1B"

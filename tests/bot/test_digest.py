@@ -170,7 +170,7 @@ async def test_chart_upload_failure_falls_back_to_a_text_chart(bot) -> None:
 
 
 async def test_min_interval_spaces_messages_per_channel() -> None:
-    from bot.slack.outbox import SlackPoster
+    from bot.slack.outbox import SlackOutbox
 
     now = [0.0]
     waits: list[float] = []
@@ -185,7 +185,7 @@ async def test_min_interval_spaces_messages_per_channel() -> None:
                 data = {"ok": True, "ts": "1"}
             return R()
 
-    p = SlackPoster(Client(), 0.25, sleep=fake_sleep, monotonic=lambda: now[0])  # type: ignore[arg-type]
+    p = SlackOutbox(Client(), 0.25, sleep=fake_sleep, monotonic=lambda: now[0])  # type: ignore[arg-type]
     await asyncio.gather(*(p.post_message("C1", "x") for _ in range(3)), p.post_message("C2", "y"))
     assert waits == [0.25, 0.25]  # C1's 2nd and 3rd message waited; C2 did not
 

@@ -14,11 +14,11 @@ from bot.pollers.anthropic_costs import SOURCE as ANTHROPIC_SOURCE
 from bot.pollers.anthropic_costs import poll_anthropic_costs
 from bot.pollers.openai_costs import SOURCE as OPENAI_SOURCE
 from bot.pollers.openai_costs import poll_openai_costs
+from bot.features.reconciliation import load_reconciliation
 from bot.domain.reconcile import (
     Threshold,
     bill_provider,
     closed_days,
-    load_reconciliation,
     reconcile,
     reconcile_plain,
     reconcile_summary_line,

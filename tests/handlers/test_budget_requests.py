@@ -209,17 +209,17 @@ async def test_reminder_escalation_and_expiry_fire_once_and_late_click_is_told(b
     await bot.deps.org.sync(parse_org(POLICY_ORG), 0)  # expires after 48 h; finance is the fallback group
     await bot.sender.command("request 100 evals", "U0ADA", bot.slack.response_url())
     bot.clock.advance(timedelta(hours=24, minutes=1))
-    assert (await request_flow.tick(bot.deps))["reminded"] == 1
-    assert (await request_flow.tick(bot.deps))["reminded"] == 0
+    assert (await request_flow.tick(bot.deps)).counts["reminded"] == 1
+    assert (await request_flow.tick(bot.deps)).counts["reminded"] == 0
     reminders = [c for c in bot.slack.calls_to("chat.postMessage") if "Reminder" in c.params.get("text", "")]
     assert sorted(c.params["channel"] for c in reminders) == ["U0BOSS", "U0BOSS2"]
     bot.clock.advance(timedelta(hours=12))
-    assert (await request_flow.tick(bot.deps))["escalated"] == 1
+    assert (await request_flow.tick(bot.deps)).counts["escalated"] == 1
     cfo = [c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0CFO"]
     assert len(cfo) == 1 and has_buttons(cfo[0].params)
     bot.clock.advance(timedelta(hours=12))
-    assert (await request_flow.tick(bot.deps))["expired"] == 1
-    assert (await request_flow.tick(bot.deps))["expired"] == 0
+    assert (await request_flow.tick(bot.deps)).counts["expired"] == 1
+    assert (await request_flow.tick(bot.deps)).counts["expired"] == 0
     assert await request_status(bot) == "expired"
     updates = bot.slack.calls_to("chat.update")
     assert len(updates) == 3 and all("Expired" in card_texts(u.params) for u in updates)
@@ -261,10 +261,10 @@ async def test_failed_dm_still_reaches_other_approvers_and_is_retried(bot, caplo
     posted = bot.slack.calls_to("chat.postMessage")
     assert [c.params["channel"] for c in posted] == ["U0BOSS", "U0BOSS2"]
     assert "message to U0BOSS failed (channel_not_found); will retry" in caplog.text
-    assert (await request_flow.tick(bot.deps))["retried"] == 0  # not before the retry delay
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 0  # not before the retry delay
     bot.clock.advance(timedelta(seconds=61))
-    assert (await request_flow.tick(bot.deps))["retried"] == 1
-    assert (await request_flow.tick(bot.deps))["retried"] == 0
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 1
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 0
     to_boss = [c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0BOSS"]
     assert len(to_boss) == 2 and has_buttons(to_boss[1].params)  # the failed attempt, then the delivered card
     messages = await bot.deps.requests.messages(1, "card")
@@ -275,9 +275,9 @@ async def test_a_card_stuck_by_a_dead_process_is_sent_later(bot) -> None:
     await bot.sender.command("request 50 evals", "U0ADA", bot.slack.response_url())
     # A second approver's card was recorded, then its process died before sending it.
     message_id = await bot.deps.requests.add_message(1, "card", "U0ALAN", int(bot.clock.now().timestamp()))
-    assert (await request_flow.tick(bot.deps))["retried"] == 0  # it may still be in flight
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 0  # it may still be in flight
     bot.clock.advance(timedelta(minutes=5, seconds=1))
-    assert (await request_flow.tick(bot.deps))["retried"] == 1
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 1
     assert (await bot.deps.requests.message(message_id)).status == "sent"
     assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0ALAN"]) == 1
-    assert (await request_flow.tick(bot.deps))["retried"] == 0
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.budget import tokens, usd
+from bot.domain.format import tokens, usd
 from bot.domain.digest_figures import DigestFigures
 from bot.slack.blocks.me import budget_text, escape
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.budget import bar, usd
-from bot.slack.blocks.me import escape
+from bot.domain.format import bar, usd
+from bot.domain.format import escape
 from bot.slack.blocks.requests import state_line
-from bot.features.unclaimed import unclaimed_blocks
-from storage.stores.requests import BudgetRequest
-from storage.stores.unclaimed import Unclaimed
+from bot.slack.blocks.unclaimed import unclaimed_blocks
+from bot.domain.requests import BudgetRequest
+from bot.domain.unclaimed import Unclaimed
 
 MAX_BLOCKS = 100
 
@@ -41,7 +41,7 @@ def team_line(t: TeamRisk) -> str:
     pct = t.spent_micros / t.budget_micros * 100
     flag = " :rotating_light:" if t.projected_micros > t.budget_micros else ""
     return (f"*{escape(t.name)}*: {usd(t.spent_micros)} of {usd(t.budget_micros)} ({pct:.0f}%) "
-            f"`{bar(t.spent_micros / t.budget_micros, 10)}` projected {usd(t.projected_micros)}{flag}")
+            f"`{bar(t.spent_micros / t.budget_micros)}` projected {usd(t.projected_micros)}{flag}")
 
 
 def home_view(me_blocks: list[dict[str, Any]], my_requests: list[BudgetRequest], pending_cards: list[dict[str, Any]],

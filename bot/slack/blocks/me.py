@@ -3,15 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.budget import BudgetLine, Totals, bar, tokens, usd
-from bot.features.me import MeReport
+from bot.domain.budget import BudgetLine, Totals
+from bot.domain.org import OrgInfo
+from bot.domain.format import bar, escape, tokens, usd
+from bot.domain.summary import MeReport
 
 REQUEST_BUDGET_ACTION = "budget_request_open"
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn escaping: user-controlled text can never become a mention or a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _totals(label: str, t: Totals) -> str:
@@ -116,3 +113,14 @@ def me_plain(report: MeReport) -> str:
     if u.month.unpriced_requests:
         lines.append(f"  {u.month.unpriced_requests:,} request(s) had no known price (counted at $0)")
     return "\n".join(lines)
+
+
+def not_in_org_text(info: OrgInfo, email: str | None) -> str:
+    """The answer to someone the org file does not name: who can add them."""
+    who = [f"<@{a}>" for a in info.admins]
+    if info.help_contact:
+        who.append(escape(info.help_contact))
+    ask = " or ".join(who) if who else "your FinOps team"
+    you = f"your Slack email {escape(email)}" if email else "your Slack account"
+    return (f"I can't find {you} in {escape(info.name)}'s org file, so I don't know your AI spend yet. "
+            f"Ask {ask} to add you (with the ids the AI gateway knows you by).")

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.budget import usd
-from bot.slack.blocks.me import escape
-from storage.stores.requests import BudgetRequest
+from bot.domain.format import usd
+from bot.domain.format import escape
+from bot.domain.requests import BudgetRequest
 
 APPROVE = "budget_request_approve"
 DENY = "budget_request_deny"

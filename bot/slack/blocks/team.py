@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.alternatives import Alternative, ModelUse
-from bot.domain.budget import BudgetLine, tokens, usd
+from bot.domain.budget import BudgetLine
+from bot.domain.format import tokens, usd
 from bot.slack.blocks.me import budget_text, escape
 from bot.domain.summary import UsageSummary
 

@@ -5,8 +5,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.budget import BudgetLine, bar, usd
-from bot.slack.blocks.me import escape
+from bot.domain.budget import BudgetLine
+from bot.domain.format import bar, usd
+from bot.domain.format import escape
+from bot.slack.blocks.requests import slack_date
+from bot.domain.warnings import SentWarning
 from bot.domain.spikes import SpikeVerdict
 
 
@@ -73,3 +76,16 @@ def spike_message(v: SpikeVerdict, c: SpikeContext) -> str:
     elif c.extra_today_micros:
         text += f"\nIf it keeps up for the rest of today: +{usd(c.extra_today_micros)}."
     return text
+
+
+def warning_line(w: SentWarning) -> str:
+    """One line of the admins' list. A spike's message was written to its reader ("Your AI spend …"): for an admin it
+    names whose spend it was. Recorded text is already escaped; names are escaped here."""
+    when = slack_date(w.at, "{date_short} {time}")
+    who = escape(w.subject_name)
+    if w.kind == "line":
+        return f"{when} {who} crossed {w.threshold_pct}% of its {w.period} budget"
+    headline = (w.detail or "").splitlines()[0] if w.detail else ""
+    if headline and w.scope == "person":
+        headline = headline.replace(": Your AI spend", f": {who}'s AI spend", 1)
+    return f"{when} {headline or f'*Spend spike*: {who}'}"

@@ -1,0 +1,24 @@
+"""Reconciliation from the stores: the month's closed UTC days, estimated (the ledger) against billed (the providers'
+cost endpoints), compared by the pure rules of bot.domain.reconcile."""
+from __future__ import annotations
+
+from datetime import UTC, date
+from typing import Any
+
+from bot.domain.reconcile import Reconciliation, Threshold, closed_days, day_start_ts, reconcile
+from storage.stores.billing import BillingStore, estimated_by_provider_day
+
+
+
+async def load_reconciliation(deps: Any, month: date | None = None, provider: str | None = None
+                              ) -> Reconciliation | None:
+    """The month's closed UTC days (default: the current month to date); None when none has ended yet."""
+    today = deps.clock.now().astimezone(UTC).date()
+    month = month or today.replace(day=1)
+    span = closed_days(month, today)
+    if span is None:
+        return None
+    first, last = span
+    estimated = await estimated_by_provider_day(deps.engine, day_start_ts(first), day_start_ts(last) + 86_400)
+    billed = await BillingStore(deps.engine).billed(first.isoformat(), last.isoformat(), provider)
+    return reconcile(first, last, estimated, billed, Threshold.from_settings(deps.settings), only=provider)
