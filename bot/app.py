@@ -60,13 +60,15 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
     # cannot stop ingestion from starting.
     app = AsyncApp(client=slack_client(s, deps.metrics), signing_secret=s.slack_signing_secret.get_secret_value())
 
-    async def metered_client(context, next) -> None:  # noqa: ANN001, A002 - bolt's middleware signature
+    async def with_deps(context, next) -> None:  # noqa: ANN001, A002 - bolt's middleware signature
+        # Listeners are module-level functions (tests import them): they find the process's Deps in their context.
+        context["deps"] = deps
         # Bolt builds a plain client per request; listeners get our metered one (same token, base URL and retries).
         if deps.slack is not None:
             context["client"] = deps.slack.quick_client
         await next()
 
-    app.middleware(metered_client)
+    app.middleware(with_deps)
     handlers.register_slack(app, deps)
     return app
 

@@ -1,6 +1,7 @@
 """Cheaper models for the same work, priced with genai-prices: advice for `/tokens models`, never enforcement."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.domain.pricing import Pricer
@@ -34,11 +35,20 @@ class Alternative:
         return actual_micros - self.cost_micros
 
 
+# A dated or pinned release of a model: "gpt-4o-2024-08-06", "claude-sonnet-4-20250514", "gpt-4o-latest".
+_RELEASE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest|preview)$")
+
+
+def model_family(model: str) -> str:
+    """The family a model name belongs to, for the table above: provider prefix and release suffix removed, nothing
+    else. (A prefix match would make "gpt-4o-mini" a release of "gpt-4o" and offer it as its own cheaper sibling.)"""
+    return _RELEASE_SUFFIX.sub("", model.split("/")[-1].lower())
+
+
 def cheaper_alternative(use: ModelUse, pricer: Pricer, ts: int) -> Alternative | None:
     """Price the same requests on the cheaper sibling. Requests are priced at their average size, so tiered
     (long-context) prices apply as they would have per request."""
-    base = use.model.split("/")[-1].lower()
-    target = CHEAPER.get(base) or next((v for k, v in CHEAPER.items() if base.startswith(k + "-")), None)
+    target = CHEAPER.get(model_family(use.model))
     if target is None or use.requests <= 0:
         return None
     per_request = pricer.cost_micros(target, None, use.input_tokens // use.requests, use.output_tokens // use.requests,

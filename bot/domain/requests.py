@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.format import usd
+from bot.domain.format import escape, usd
 from bot.domain.pricing import MICROS_PER_USD
 
 MAX_REASON = 500
@@ -23,7 +23,8 @@ def parse_amount(text: str, ceiling_micros: int) -> int | str:
     """'50', '$50', '$1,250.50' -> micro-USD; otherwise the reason it is not an amount."""
     m = _AMOUNT_RE.match(text.strip())
     if not m:
-        return f"`{text[:20]}` is not an amount in US dollars (try `50` or `$50`)"
+        shown = escape(text.strip()[:20].replace("`", "'"))  # echoed to Slack: never a live mention or link
+        return f"`{shown}` is not an amount in US dollars (try `50` or `$50`)"
     cents = int(m.group(1).replace(",", "")) * 100 + int((m.group(2) or "0").ljust(2, "0"))
     micros = cents * (MICROS_PER_USD // 100)
     if micros <= 0:

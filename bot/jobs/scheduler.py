@@ -42,9 +42,12 @@ class Jobs:
         return await run_admin_digest(self.deps, self.runs)
 
     async def request_timers(self) -> None:
+        from bot.features.home import publish_home
         from bot.features.requests import tick
 
-        await tick(self.deps)
+        report = await tick(self.deps)
+        for user_id in sorted(report.touched):  # reminders, escalations and expiries change App Home
+            await publish_home(self.deps, user_id)
 
     async def retention(self) -> object:
         from storage.stores.retention import prune

@@ -12,6 +12,7 @@ from bot.features import admin as admin_flow
 from bot.slack.blocks.admin import ADMIN_MODAL, admin_modal, submitted
 from bot.features.deps import Deps
 from bot.slack.client import slack_error
+from bot.slack.outbox import SlackSendError
 from bot.slack.blocks.me import text_message
 from storage.stores.digest_queries import active_teams
 
@@ -33,16 +34,21 @@ async def open_admin(deps: Deps, client: AsyncWebClient, user_id: str, trigger_i
     return text_message("Opening the admin form…")
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    async def on_submit(ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:  # noqa: ANN001
-        errors, confirmation = await admin_flow.apply(deps, body["user"]["id"], submitted(view["state"]["values"]))
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        try:
-            await client.chat_postMessage(channel=body["user"]["id"], text=f"Done: {confirmation}")
-        except SlackApiError as exc:
-            log.warning("admin confirmation DM failed: %s", slack_error(exc))
+async def on_admin_submit(ack, body: dict[str, Any], view: dict[str, Any], context) -> None:  # noqa: ANN001
+    deps: Deps = context["deps"]
+    errors, confirmation = await admin_flow.apply(deps, body["user"]["id"],
+                                                  submitted((view.get("state") or {}).get("values") or {}))
+    if errors:
+        await ack(response_action="errors", errors=errors)
+        return
+    await ack()
+    if deps.slack is None:
+        return
+    try:
+        await deps.slack.post_message(body["user"]["id"], f"Done: {confirmation}")
+    except SlackSendError as exc:
+        log.warning("admin confirmation DM failed: %s", exc.code)
 
-    app.view(ADMIN_MODAL)(on_submit)
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    app.view(ADMIN_MODAL)(on_admin_submit)

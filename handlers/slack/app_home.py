@@ -9,9 +9,10 @@ from bot.features.deps import Deps
 from bot.features.home import publish_home
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    async def on_app_home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home":
-            await publish_home(deps, event["user"])
+async def on_app_home_opened(event: dict[str, Any], context) -> None:  # noqa: ANN001
+    if event.get("tab", "home") == "home":
+        await publish_home(context["deps"], event["user"])
 
+
+def register(app: AsyncApp, deps: Deps) -> None:
     app.event("app_home_opened")(on_app_home_opened)

@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.features.deps import Deps
+from bot.features.home import publish_home
 from bot.features.identity import find_person
 from bot.domain.format import escape
 from bot.slack.blocks.me import help_message, me_message, not_in_org_text, text_message
@@ -20,24 +21,33 @@ from bot.features.roles import viewer
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient) -> None:  # noqa: ANN001
-        await ack(**await answer(deps, client, command))
+async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, context) -> None:  # noqa: ANN001
+    deps: Deps = context["deps"]
+    touched: set[str] = set()
+    await ack(**await answer(deps, client, command, touched))
+    for user_id in sorted(touched):  # after the answer: App Home can wait, the person cannot
+        await publish_home(deps, user_id)
 
+
+def register(app: AsyncApp, deps: Deps) -> None:
     app.command("/tokens")(on_tokens)
 
 
-async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) -> dict[str, Any]:
+async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any],
+                 touched: set[str] | None = None) -> dict[str, Any]:
+    """The answer to one `/tokens` command; Slack users whose App Home it changed are added to `touched`."""
     words = (command.get("text") or "").split()
     sub = words[0].lower() if words else "me"
     if sub == "me":
-        return await me(deps, client, command["user_id"])
+        return await me(deps, command["user_id"])
     if sub in ("help", "?"):
         return help_message()
     if sub == "request":
         if len(words) < 2:
             return help_message("Usage: `/tokens request <amount> <reason>`, e.g. `/tokens request 50 eval runs`.")
         outcome = await request_flow.create_request(deps, command["user_id"], words[1], " ".join(words[2:]))
+        if touched is not None:
+            touched |= outcome.touched
         return text_message(outcome.text)
     if sub == "requests":
         person, email = await find_person(deps.org, deps.slack, command["user_id"])
@@ -60,7 +70,7 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any]) ->
     return help_message(f"I don't know `/tokens {escape(sub[:40])}`.")
 
 
-async def me(deps: Deps, client: AsyncWebClient, user_id: str) -> dict[str, Any]:
+async def me(deps: Deps, user_id: str) -> dict[str, Any]:
     person, email = await find_person(deps.org, deps.slack, user_id)
     if person is None:
         return text_message(not_in_org_text(await deps.org.org_info(), email))

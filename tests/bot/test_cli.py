@@ -176,3 +176,37 @@ def test_import_saved_provider_usage_pages(tmp_path: Path) -> None:
     assert "0 accepted, 1 duplicates" in run(tmp_path, "usage", "import", str(tmp_path / "openai.json")).stdout
     shown = run(tmp_path, "usage", "show", "--user", "ada@test.example").stdout
     assert "$5.00" in shown  # 2M input tokens of gpt-4o at $2.50/M, priced per request (200k each, one tier)
+
+
+def test_usage_show_team_counts_approved_raises(tmp_path: Path) -> None:
+    """`usage show --team` shows the budget `/tokens team` shows: the org file's plus this month's approved raises."""
+    import asyncio
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.app import build_deps
+    from bot.settings import load_settings
+
+    org = tmp_path / "org.yml"
+    org.write_text(ORG_YAML)
+    assert run(tmp_path, "org", "sync", str(org)).returncode == 0
+    now = int(time.time())
+    month = datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m")  # the team's
+
+    async def seed() -> None:
+        deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
+        team = await deps.org.team_by_slug("platform")
+        ada = await deps.org.person_by_ref("ada@test.example")
+        request = await deps.requests.create({
+            "person_id": ada.id, "team_id": team.id, "requester_slack_id": "U0ADA", "amount_micros": 500_000_000,
+            "reason": "evals", "period": "month", "month": month, "scope": "team", "status": "pending",
+            "stage": "team", "context": {}, "remind_at": now + 10, "escalate_at": now + 20, "expires_at": now + 30},
+            now)
+        assert await deps.requests.decide(request.id, "team", "approved", "U0BOSS", now, adjustment={
+            "scope": "team", "subject_id": team.id, "amount_micros": 500_000_000, "month": month})
+        await deps.engine.dispose()
+
+    asyncio.run(seed())
+    shown = run(tmp_path, "usage", "show", "--team", "platform")
+    assert shown.returncode == 0, shown.stderr
+    assert "budget $1,500.00: 0%" in shown.stdout  # $1,000 in the org file + the $500 raise

@@ -169,6 +169,16 @@ async def test_chart_upload_failure_falls_back_to_a_text_chart(bot) -> None:
     assert "peak $999.00/day · budget pace $33.33/day · 3 day(s) above it" in shown  # Oct 31, Nov 2, Nov 17
 
 
+async def test_an_upload_answer_without_the_file_falls_back_to_the_text_chart(bot) -> None:
+    await _usage(bot)
+    bot.slack.complete_upload_without_files = True  # Slack said ok but named no file: nothing to show in an image block
+    bot.clock.set(berlin(2026, 11, 18, 9, 0))
+    result = await run_due_digests(bot.deps, poster(bot))
+    assert result.failed == [] and len(bot.slack.posted) == 1
+    assert not [b for b in blocks_of(bot.slack.posted[0]) if b["type"] == "image"]
+    assert "*Last 30 days* (Oct 19 – Nov 17)" in message_text(bot.slack.posted[0])
+
+
 async def test_min_interval_spaces_messages_per_channel() -> None:
     from bot.slack.outbox import SlackOutbox
 

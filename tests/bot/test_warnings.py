@@ -1,6 +1,8 @@
 """Budget threshold warnings and spike warnings, end to end: usage over HTTP, scan, messages in the fake Slack."""
 from __future__ import annotations
 
+from tests.support.blocks import block_texts
+
 import asyncio
 from datetime import UTC, datetime, timedelta
 
@@ -114,6 +116,12 @@ async def test_spike_warns_once_per_episode_and_escalates(bot) -> None:
     team = [t for t in texts(bot, "C0PLAT") if "spike" in t]
     assert len(team) == 2
     assert "*Spend spike still growing*" in team[1] and "is $200.00" in team[1]
+    # The admins' App Home lists the warnings sent; Ada's own was written to her ("Your AI spend"): there it names her.
+    from bot.features.home import build_home
+
+    admin = block_texts((await build_home(bot.deps, "U0ADMIN"))["blocks"])
+    assert "*Spend spike*: Ada's AI spend 16:00–17:00 CET so far is $60.00" in admin
+    assert "Your AI spend" not in admin
 
 
 async def test_small_spend_stays_quiet(bot) -> None:

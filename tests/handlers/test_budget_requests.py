@@ -281,3 +281,70 @@ async def test_a_card_stuck_by_a_dead_process_is_sent_later(bot) -> None:
     assert (await bot.deps.requests.message(message_id)).status == "sent"
     assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0ALAN"]) == 1
     assert (await request_flow.tick(bot.deps)).counts["retried"] == 0
+
+
+async def test_denial_reason_reaches_the_requester_escaped(bot) -> None:
+    await bot.sender.command("request 50 more evals", "U0ADA", bot.slack.response_url())
+    await click(bot, "budget_request_deny", 1, "U0BOSS")
+    await wait_for(lambda: bot.slack.calls_to("views.open"))
+    status, _ = await bot.sender.post_json(view_submission_body("budget_request_deny_submit", "U0BOSS", {
+        "reason": {"reason": {"type": "plain_text_input", "value": "ask <!channel> or <https://evil.example|the wiki>"}}},
+        "1"))
+    assert status == 200
+    dm = await wait_for(lambda: [c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0ADA"])
+    text = dm[0].params["text"]
+    assert "ask &lt;!channel&gt; or &lt;https://evil.example|the wiki&gt;" in text
+    assert "<!channel>" not in text and "<https://evil" not in text
+
+
+async def test_a_deny_form_naming_no_request_is_answered_in_the_form(bot) -> None:
+    await bot.sender.command("request 50 more evals", "U0ADA", bot.slack.response_url())
+    for metadata in ("", "abc", "1" * 23):  # tampered, empty, a number past 64 bits
+        status, body = await bot.sender.post_json(view_submission_body("budget_request_deny_submit", "U0BOSS", {
+            "reason": {"reason": {"type": "plain_text_input", "value": "no"}}}, metadata))
+        assert status == 200 and body["response_action"] == "errors", metadata
+        assert "names no request" in body["errors"]["reason"]
+    assert await request_status(bot) == "pending"
+
+
+async def test_a_typed_amount_is_echoed_escaped(bot) -> None:
+    answer = await bot.sender.command("request <!channel> now", "U0ADA", bot.slack.response_url())
+    assert "`&lt;!channel&gt;` is not an amount" in shown(answer)
+    assert "<!channel>" not in json.dumps(answer)
+
+
+async def test_requester_is_told_sent_only_to_approvers_who_got_the_card(bot) -> None:
+    bot.slack.fail("chat.postMessage", error="channel_not_found", times=1)
+    answer = shown(await bot.sender.command("request 50 evals", "U0ADA", bot.slack.response_url()))
+    assert "sent to <@U0BOSS>" not in answer
+    assert "Slack did not take it for <@U0BOSS> yet, and I will keep trying" in answer
+    bot.clock.advance(timedelta(seconds=61))
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 1
+    assert [m.status for m in await bot.deps.requests.messages(1, "card")] == ["sent"]
+
+
+async def test_card_update_refused_by_slack_is_retried_until_the_card_shows_the_decision(bot) -> None:
+    await bot.sender.command("request 50 evals", "U0ADA", bot.slack.response_url())
+    bot.slack.fail("chat.update", error="internal_error", times=1)
+    await click(bot, "budget_request_approve", 1, "U0BOSS")
+    await wait_for(lambda: bot.slack.responses)
+    assert await request_status(bot) == "approved"
+    (message,) = await bot.deps.requests.messages(1, "card")
+    assert message.status == "failed"  # Slack still shows "Pending" with live buttons: recorded, not "sent"
+    bot.clock.advance(timedelta(seconds=61))
+    assert (await request_flow.tick(bot.deps)).counts["retried"] == 1
+    updates = bot.slack.calls_to("chat.update")
+    assert len(updates) == 2 and updates[1].params["ts"] == message.ts
+    assert "Approved by <@U0BOSS>" in card_texts(updates[1].params) and not has_buttons(updates[1].params)
+    assert [m.status for m in await bot.deps.requests.messages(1, "card")] == ["sent"]
+
+
+async def test_a_decision_refreshes_the_app_home_of_requester_and_approver(bot) -> None:
+    await bot.sender.command("request 50 evals", "U0ADA", bot.slack.response_url())
+    await wait_for(lambda: {c.params["user_id"] for c in bot.slack.calls_to("views.publish")} >= {"U0ADA", "U0BOSS"})
+    before = len(bot.slack.calls_to("views.publish"))
+    await click(bot, "budget_request_approve", 1, "U0BOSS")
+    published = await wait_for(lambda: {c.params["user_id"] for c in bot.slack.calls_to("views.publish")[before:]}
+                               >= {"U0ADA", "U0BOSS"} and bot.slack.calls_to("views.publish")[before:])
+    boss_home = [c for c in published if c.params["user_id"] == "U0BOSS"][-1]
+    assert "#1" not in block_texts(boss_home.params["view"]["blocks"])  # nothing left to decide

@@ -35,6 +35,7 @@ class FakeSlack:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed to its upload URL
     posted: list[Call] = field(default_factory=list)  # chat.postMessage calls that Slack accepted (no fault)
+    complete_upload_without_files: bool = False  # files.completeUploadExternal answers ok with an empty `files`
     url: str = ""
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -154,6 +155,8 @@ class FakeSlack:
             files = json.loads(files) if isinstance(files, str) else files or []
             if any(f.get("id") not in self.uploads for f in files):
                 return {"ok": False, "error": "file_not_found"}
+            if self.complete_upload_without_files:
+                return {"ok": True, "files": []}
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **(p.get("view") or {})}}

@@ -49,7 +49,7 @@ def top_message(team_name: str, people: list[tuple[str, int]] | None, active_peo
         return _ephemeral(text, [_section(text)])
     lines = [f"{i}. {label}: {usd(cost)}" for i, (label, cost) in enumerate(people[:15], 1)]
     text = f"*Top spenders in {escape(team_name)} this month*\n" + ("\n".join(lines) or "nobody yet")
-    return _ephemeral(f"Top spenders in {team_name}", [_section(text)])
+    return _ephemeral(f"Top spenders in {escape(team_name)}", [_section(text)])
 
 
 def models_message(title: str, uses: list[tuple[ModelUse, Alternative | None]]) -> dict[str, Any]:
@@ -70,4 +70,4 @@ def models_message(title: str, uses: list[tuple[ModelUse, Alternative | None]]) 
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"Smaller models could have saved up to {usd(saving)}. Advice only: whether they are good enough for the "
             "work is your call.")}]})
-    return _ephemeral(f"{title}: spend by model", blocks)
+    return _ephemeral(f"{escape(title)} (last 30 days)", blocks)
