@@ -29,7 +29,6 @@ from bot.slack.blocks.digest import digest_message  # noqa: E402
 from bot.domain.org import parse_org  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.slack.outbox import SlackOutbox  # noqa: E402
-from storage.stores.digest_queries import active_teams  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
@@ -91,7 +90,7 @@ async def main(n: int) -> None:
         assert len(result.posted) == n and not result.failed, (len(result.posted), result.failed[:3])
         assert len(slack.posted) == n and len(slack.uploads) == n
 
-        teams = await active_teams(deps.engine)
+        teams = await deps.org.active_teams()
         day = NOW.date()
         t0 = time.perf_counter()
         figures = [await build_figures(deps, t, day) for t in teams]

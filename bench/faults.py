@@ -183,7 +183,7 @@ def print_ingest(title: str, sender: Sender, stored: int, bots: list[Bot], extra
           f"(accepted + duplicates - sent = {sender.accepted + sender.duplicates - sender.sent:,})")
     print(f"  failed attempts (retried): {sum(sender.failures.values())} [{fails}] over "
           f"{len(sender.retried_batches)} batches; never accepted: {len(sender.unaccepted)}")
-    print(f"  bot tracebacks in logs: " + ", ".join(f"{b.name} {b.tracebacks()}" for b in bots) + extra)
+    print("  bot tracebacks in logs: " + ", ".join(f"{b.name} {b.tracebacks()}" for b in bots) + extra)
 
 
 async def new_postgres_db(base_url: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ import random
 import sqlite3
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp

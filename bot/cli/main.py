@@ -256,10 +256,10 @@ async def cmd_db_revision(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import opened_deps
-    from storage.stores.retention import prune
+    from storage.stores.retention import RetentionStore
 
     async with opened_deps(settings) as deps:
-        report = await prune(deps.engine, int(deps.clock.now().timestamp()), settings.retention_days)
+        report = await RetentionStore(deps.engine).prune(int(deps.clock.now().timestamp()), settings.retention_days)
     print(f"pruned {report.events:,} raw events and {report.dead_letters:,} dead letters older than "
           f"{settings.retention_days} days, and {report.job_runs:,} finished job claims; rollups are kept")
     return 0
@@ -268,10 +268,10 @@ async def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
 async def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import opened_deps
     from bot.domain.format import usd
-    from storage.stores.retention import check_rollups
+    from storage.stores.retention import RetentionStore
 
     async with opened_deps(settings) as deps:
-        result = await check_rollups(deps.engine)
+        result = await RetentionStore(deps.engine).check_rollups()
     if result.from_hour is None:
         print("no raw events: nothing to check")
         return 0
@@ -296,9 +296,9 @@ async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.file}: valid ({len(org.teams)} teams, {len(org.people)} people); nothing was changed")
         return 0
     async with opened_deps(settings) as deps:
-        from storage.stores.org_admin import slack_edits
+        from storage.stores.org_admin import OrgAdminStore
 
-        edits = await slack_edits(deps.engine)
+        edits = await OrgAdminStore(deps.engine).slack_edits()
         if edits and not args.force:
             print(f"{edits} change(s) were made in Slack (/tokens admin) since the last `tokenbot org export`; "
                   "syncing this file would undo them. Run `tokenbot org export FILE`, merge it into the file in git, "
@@ -313,10 +313,10 @@ async def cmd_org_sync(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_org_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
-    from storage.stores.org_admin import export_org
+    from storage.stores.org_admin import OrgAdminStore
 
     async with opened_deps(settings) as deps:
-        text = await export_org(deps.engine)
+        text = await OrgAdminStore(deps.engine).export_org()
     if args.file is None:
         sys.stdout.write(text)
     else:

@@ -8,7 +8,6 @@ from typing import Any
 from bot.features.deps import Deps
 from bot.features.home import latest_warnings, reconciliation_line, team_risks
 from bot.slack.blocks.home import team_line
-from storage.stores.digest_queries import active_teams
 from storage.stores.runs import RunLog
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ async def run_admin_digest(deps: Deps, runs: RunLog | None = None) -> int:
     pending = {k: a for k, a in pending.items() if k not in await runs.done_keys(pending)}
     if not pending:
         return 0
-    risks = sorted(await team_risks(deps, await active_teams(deps.engine)), key=lambda t: (-t.risk, -t.spent_micros, t.name))
+    risks = sorted(await team_risks(deps, await deps.org.active_teams()), key=lambda t: (-t.risk, -t.spent_micros, t.name))
     blocks = admin_digest_blocks(f"{now:%b %-d}", [team_line(t) for t in risks], await reconciliation_line(deps),
                                  await latest_warnings(deps))
     over = sum(1 for t in risks if t.budget_micros and t.projected_micros > t.budget_micros)

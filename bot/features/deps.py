@@ -10,6 +10,7 @@ from bot.features.ingestion import Ingestion
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.outbox import SlackOutbox
+from storage.stores.insights import InsightStore
 from storage.stores.ledger import Ledger
 from storage.stores.org import OrgStore
 from storage.stores.requests import RequestStore
@@ -29,3 +30,8 @@ class Deps:
     requests: RequestStore
     metrics: Metrics = field(default_factory=Metrics)
     slack: SlackOutbox | None = None  # every send outside a listener's own answer; None without a token
+
+    @property
+    def insights(self) -> InsightStore:
+        """Read-only aggregates (per-member spend, spend by model, recent spenders, unclaimed spend)."""
+        return InsightStore(self.engine)

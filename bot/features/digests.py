@@ -14,8 +14,7 @@ from bot.domain.budget import effective_budget
 from bot.domain.digest_figures import (DigestFigures, SpenderLine, compute_figures, data_from_hour, digest_moment, hour_of)
 from bot.slack.blocks.digest import digest_message
 from bot.slack.outbox import SlackOutbox, SlackSendError
-from storage.stores.digest_queries import active_teams, pending_request_count, team_spenders
-from storage.stores.org import Team
+from bot.domain.org import Team
 from storage.stores.budgets import BudgetStore
 from storage.stores.runs import RunLog
 
@@ -43,7 +42,7 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
     rows = await deps.ledger.team_hours(team.id, data_from_hour(day, tz), hour_of(as_of) - 1)
     y_start = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=tz)
     y_end = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    spend = await team_spenders(deps.engine, team.id, hour_of(y_start), hour_of(y_end))
+    spend = await deps.insights.team_spenders(team.id, hour_of(y_start), hour_of(y_end))
     spenders = ([SpenderLine(s.name, s.slack_user_id, s.cost_micros, s.tokens) for s in spend]
                 if team.digest_names_top_spenders else None)
     budget = effective_budget(team.monthly_budget_micros,
@@ -52,7 +51,7 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
                            rows=[(r.hour, r.model, r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens,
                                   r.cost_micros, r.unpriced_requests) for r in rows],
                            budget_micros=budget, spenders=spenders, active_people=len(spend),
-                           pending_requests=await pending_request_count(deps.engine, team.id))
+                           pending_requests=await deps.requests.count_pending_for_team(team.id))
 
 
 DIGEST_EVENT = "tokenbot_digest"  # message metadata: lets a restarted run see that its digest did go out
@@ -142,7 +141,7 @@ async def run_due_digests(deps: Deps, poster: SlackOutbox | None = None, runs: R
     runs = runs or RunLog(deps.engine)
     now = deps.clock.now()
     due: dict[str, tuple[Team, date]] = {}
-    for team in await active_teams(deps.engine):
+    for team in await deps.org.active_teams():
         day = due_day(team, now)
         if day is not None and team.channel:
             due[digest_key(team, day)] = (team, day)

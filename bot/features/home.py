@@ -12,15 +12,13 @@ from bot.features.identity import find_person
 from bot.slack.outbox import SlackSendError
 from bot.slack.blocks.me import me_message, not_in_org_text, text_message
 from bot.slack.blocks.warnings import warning_line
-from storage.stores.alerts import latest_warnings as stored_warnings
+from storage.stores.alerts import AlertStore
 from bot.features.me import me_report
 from bot.features.roles import viewer
 from bot.domain.summary import windows
 from bot.domain.unclaimed import HOME_TOP
 from bot.features.unclaimed import load_unclaimed
-from storage.stores.digest_queries import active_teams
-from storage.stores.insights import teams_window_totals
-from storage.stores.org import Team
+from bot.domain.org import Team
 from storage.stores.budgets import BudgetStore
 
 log = logging.getLogger(__name__)
@@ -36,7 +34,7 @@ async def team_risks(deps: Deps, teams: list[Team]) -> list[TeamRisk]:
     raises = await BudgetStore(deps.engine).all_raises()
     for tz, group in by_tz.items():
         w = windows(now, tz)
-        totals = await teams_window_totals(deps.engine, [t.id for t in group], [w.last7_hour, w.month_hour], w.now_hour)
+        totals = await deps.insights.teams_window_totals([t.id for t in group], [w.last7_hour, w.month_hour], w.now_hour)
         for t in group:
             last7, month = totals.get(t.id, [0, 0])
             budget = effective_budget(t.monthly_budget_micros, raised_in(raises, "team", t.id, f"{w.now_local:%Y-%m}"))
@@ -55,7 +53,7 @@ async def build_home(deps: Deps, user_id: str) -> dict:
         me_blocks = text_message(not_in_org_text(await deps.org.org_info(), email))["blocks"]
         my_requests = []
     pending = await request_flow.pending_for(deps, user_id)
-    teams = await active_teams(deps.engine) if (who.approves or who.is_admin) else []
+    teams = await deps.org.active_teams() if (who.approves or who.is_admin) else []
     my_teams = await team_risks(deps, [t for t in teams if t.id in who.approves]) if who.approves else []
     all_teams = await team_risks(deps, teams) if who.is_admin else None
     warnings = await latest_warnings(deps) if who.is_admin else []
@@ -67,7 +65,7 @@ async def build_home(deps: Deps, user_id: str) -> dict:
 
 async def latest_warnings(deps: Deps, limit: int = 10) -> list[str]:
     """The most recent spike warnings and budget lines crossed, as admins read them (App Home, admin digest)."""
-    return [warning_line(w) for w in await stored_warnings(deps.engine, limit)]
+    return [warning_line(w) for w in await AlertStore(deps.engine).latest_warnings(limit)]
 
 
 async def reconciliation_line(deps: Deps) -> str | None:

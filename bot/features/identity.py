@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from bot.slack.outbox import SlackOutbox, SlackSendError
-from storage.stores.org import OrgStore, Person
+from bot.domain.org import Person
+from storage.stores.org import OrgStore
 
 
 async def find_person(org: OrgStore, slack: SlackOutbox | None, slack_user_id: str) -> tuple[Person | None, str | None]:

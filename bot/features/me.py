@@ -4,7 +4,7 @@ from __future__ import annotations
 from bot.domain.budget import BudgetLine, budget_line
 from bot.domain.summary import MeReport, UsageSummary, Windows, summarize, windows
 from storage.stores.ledger import Ledger
-from storage.stores.org import Person, Team
+from bot.domain.org import Person, Team
 from storage.stores.budgets import BudgetStore
 
 

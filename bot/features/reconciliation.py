@@ -6,7 +6,7 @@ from datetime import UTC, date
 from typing import Any
 
 from bot.domain.reconcile import Reconciliation, Threshold, closed_days, day_start_ts, reconcile
-from storage.stores.billing import BillingStore, estimated_by_provider_day
+from storage.stores.billing import BillingStore
 
 
 
@@ -19,6 +19,6 @@ async def load_reconciliation(deps: Any, month: date | None = None, provider: st
     if span is None:
         return None
     first, last = span
-    estimated = await estimated_by_provider_day(deps.engine, day_start_ts(first), day_start_ts(last) + 86_400)
+    estimated = await BillingStore(deps.engine).estimated_by_provider_day(day_start_ts(first), day_start_ts(last) + 86_400)
     billed = await BillingStore(deps.engine).billed(first.isoformat(), last.isoformat(), provider)
     return reconcile(first, last, estimated, billed, Threshold.from_settings(deps.settings), only=provider)

@@ -15,8 +15,8 @@ from bot.features.identity import find_person
 from bot.slack.outbox import Posted, SlackSendError
 from bot.slack.blocks.requests import card
 from bot.features.me import me_report
-from storage.stores.org import Person, Team
-from storage.stores.requests import BudgetRequest, RequestMessage
+from bot.domain.org import Person, Team
+from bot.domain.requests import BudgetRequest, RequestMessage
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.features.deps import Deps
-from storage.stores.org import Person, Team
+from bot.domain.org import Person, Team
 
 
 @dataclass(frozen=True)

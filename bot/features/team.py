@@ -12,9 +12,7 @@ from bot.features.roles import Viewer
 from bot.domain.summary import windows
 from bot.features.me import load_summary, team_budget_line
 from bot.slack.blocks.team import models_message, team_message, top_message
-from storage.stores.digest_queries import team_spenders
-from storage.stores.insights import model_usage
-from storage.stores.org import Team
+from bot.domain.org import Team
 
 MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -41,7 +39,7 @@ async def resolve_team(deps: Deps, viewer: Viewer, arg: str | None) -> Team | st
 
 
 async def _spenders(deps: Deps, team: Team, w) -> list[tuple[str, int]]:  # noqa: ANN001
-    spenders = await team_spenders(deps.engine, team.id, w.month_hour, w.now_hour + 1)
+    spenders = await deps.insights.team_spenders(team.id, w.month_hour, w.now_hour + 1)
     # Labels are mrkdwn-safe here: a Slack mention, or the escaped name of someone not (yet) linked to Slack.
     return [(f"<@{s.slack_user_id}>" if s.slack_user_id else escape(s.name), s.cost_micros) for s in spenders]
 
@@ -78,6 +76,6 @@ async def models_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, 
         if isinstance(team, str):
             return text_message(team)
         scope, key, title = "team", team.id, f"{team.name}: spend by model"
-    uses = await model_usage(deps.engine, scope, key, now_hour - 30 * 24, now_hour)
+    uses = await deps.insights.model_usage(scope, key, now_hour - 30 * 24, now_hour)
     ts = int(now.timestamp())
     return models_message(title, [(u, cheaper_alternative(u, deps.ledger.pricer, ts)) for u in uses])

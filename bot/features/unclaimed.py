@@ -7,7 +7,6 @@ from typing import Any
 
 from bot.domain.format import usd
 from bot.domain.unclaimed import HINT, Unclaimed, requests_text
-from storage.stores.unclaimed import unclaimed_spend
 
 
 
@@ -23,7 +22,7 @@ def month_window(now: datetime, month: date | None = None) -> tuple[date, int, i
 
 async def load_unclaimed(deps: Any, month: date | None = None, top: int = 10) -> tuple[date, Unclaimed]:
     month, from_ts, to_ts = month_window(deps.clock.now(), month)
-    return month, await unclaimed_spend(deps.engine, from_ts, to_ts, top)
+    return month, await deps.insights.unclaimed_spend(from_ts, to_ts, top)
 
 
 

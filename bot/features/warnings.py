@@ -16,8 +16,6 @@ from bot.slack.outbox import SlackOutbox
 from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict
 from bot.domain.summary import windows
 from storage.stores.alerts import DEFAULT_THRESHOLDS, AlertStore
-from storage.stores.digest_queries import (active_teams, budgeted_people, people_by_id, recent_spend,
-                                    spend_since, team_spenders)
 from storage.stores.budgets import BudgetStore
 from storage.stores.runs import RunLog
 
@@ -60,7 +58,7 @@ async def scan(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | Non
 
 
 async def _subjects(deps: Deps, store: AlertStore) -> dict[tuple[str, int], _Subject]:
-    teams = {t.id: t for t in await active_teams(deps.engine)}
+    teams = {t.id: t for t in await deps.org.active_teams()}
     ladders = await store.thresholds()
     now = deps.clock.now()
     months = {tz: f"{now.astimezone(ZoneInfo(tz)):%Y-%m}" for tz in {t.timezone for t in teams.values()} | {"UTC"}}
@@ -70,7 +68,7 @@ async def _subjects(deps: Deps, store: AlertStore) -> dict[tuple[str, int], _Sub
         budget = effective_budget(t.monthly_budget_micros, raised_in(raises, "team", t.id, months[t.timezone]))
         out[("team", t.id)] = _Subject("team", t.id, t.name, t.channel, ZoneInfo(t.timezone), budget,
                                        ladders.get(t.id, DEFAULT_THRESHOLDS))
-    for p in await budgeted_people(deps.engine):
+    for p in await deps.org.budgeted_people():
         team = teams.get(p.team_id) if p.team_id else None
         tz = team.timezone if team else "UTC"
         budget = effective_budget(p.monthly_budget_micros, raised_in(raises, "person", p.id, months[tz]))
@@ -98,7 +96,7 @@ async def _thresholds(deps: Deps, store: AlertStore, poster: SlackOutbox | None,
     for s in budgeted:  # one query per (scope, month start): teams in the same timezone share it
         by_start[(s.scope, int(month_start(now.astimezone(s.tz)).timestamp()) // 3600)].append(s)
     for (scope, from_hour), group in by_start.items():
-        spent = await spend_since(deps.engine, scope, [s.id for s in group], from_hour)
+        spent = await deps.insights.spend_since(scope, [s.id for s in group], from_hour)
         for s in group:
             period = f"{now.astimezone(s.tz):%Y-%m}"
             fired = await store.fired(s.scope, s.id, period)
@@ -141,15 +139,15 @@ async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutb
     hour = now_ts // 3600
     cfg = spike_config(deps)
     min_micros = round(cfg.min_excess * MICROS_PER_USD)
-    per_person, per_team = await recent_spend(deps.engine, (hour - 1) * 3600)
+    per_person, per_team = await deps.insights.recent_spend((hour - 1) * 3600)
     states = {"person": await store.spike_states("person"), "team": await store.spike_states("team")}
     candidates: set[tuple[str, int]] = set()
     for scope, spend in (("person", per_person), ("team", per_team)):
         candidates |= {(scope, sid) for sid, cost in spend.items() if cost >= min_micros}
         candidates |= {(scope, sid) for sid, st in states[scope].items() if st.get("in_episode")}
-    extra_people = await people_by_id(deps.engine, [sid for scope, sid in candidates
+    extra_people = await deps.org.people_by_id([sid for scope, sid in candidates
                                                     if scope == "person" and (scope, sid) not in subjects])
-    teams = {t.id: t for t in await active_teams(deps.engine)} if extra_people else {}
+    teams = {t.id: t for t in await deps.org.active_teams()} if extra_people else {}
     for sid, p in extra_people.items():  # people without a personal budget are watched for spikes too
         team = teams.get(p.team_id) if p.team_id else None
         subjects[("person", sid)] = _Subject("person", sid, p.name or p.email, p.slack_user_id,
@@ -217,7 +215,7 @@ async def _spike_context(deps: Deps, s: _Subject, h: int, v: SpikeVerdict, parti
     top_model = max(models.items(), key=lambda kv: kv[1]) if models else None
     top_person = None
     if s.scope == "team":
-        spenders = await team_spenders(deps.engine, s.id, h, h + 1)
+        spenders = await deps.insights.team_spenders(s.id, h, h + 1)
         if spenders:
             top_person = (spenders[0].name, spenders[0].cost_micros)
     local_now = now.astimezone(s.tz)

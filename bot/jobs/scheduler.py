@@ -50,9 +50,9 @@ class Jobs:
             await publish_home(self.deps, user_id)
 
     async def retention(self) -> object:
-        from storage.stores.retention import prune
+        from storage.stores.retention import RetentionStore
 
-        return await prune(self.deps.engine, int(self.deps.clock.now().timestamp()), self.deps.settings.retention_days)
+        return await RetentionStore(self.deps.engine).prune(int(self.deps.clock.now().timestamp()), self.deps.settings.retention_days)
 
     async def expired_reservations(self) -> int:
         from storage.stores.reservations import Reservations

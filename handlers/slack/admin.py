@@ -14,7 +14,6 @@ from bot.features.deps import Deps
 from bot.slack.client import slack_error
 from bot.slack.outbox import SlackSendError
 from bot.slack.blocks.me import text_message
-from storage.stores.digest_queries import active_teams
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ async def open_admin(deps: Deps, client: AsyncWebClient, user_id: str, trigger_i
     if user_id not in info.admins:
         await deps.requests.audit(int(deps.clock.now().timestamp()), user_id, "refused", None, {"action": "admin"})
         return text_message("Only the org admins listed in the org file can use `/tokens admin`.")
-    teams = [(t.slug, t.name) for t in await active_teams(deps.engine)]
+    teams = [(t.slug, t.name) for t in await deps.org.active_teams()]
     try:
         await client.views_open(trigger_id=trigger_id, view=admin_modal(teams))
     except SlackApiError as exc:

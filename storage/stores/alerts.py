@@ -79,24 +79,23 @@ class AlertStore:
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
 
-
-async def latest_warnings(engine: AsyncEngine, limit: int = 10) -> list[SentWarning]:
-    """The most recent spike warnings and budget lines crossed, newest first, naming their person or team."""
-    async with engine.connect() as conn:
-        spikes = (await conn.execute(select(job_runs.c.done_at, job_runs.c.key, job_runs.c.detail).where(
-            job_runs.c.kind == "spike", job_runs.c.status == "done").order_by(job_runs.c.done_at.desc())
-            .limit(limit))).all()
-        lines = (await conn.execute(select(budget_alerts).order_by(budget_alerts.c.fired_at.desc()).limit(limit))
-                 ).mappings().all()
-        names = {("team", tid): name for tid, name in await conn.execute(select(teams.c.id, teams.c.name))}
-        names |= {("person", pid): name or email
-                  for pid, name, email in await conn.execute(select(people.c.id, people.c.name, people.c.email))}
-    out = []
-    for at, key, detail in spikes:
-        parts = key.split(":")  # spike:<scope>:<id>:<hour>
-        scope, sid = (parts[1], int(parts[2])) if len(parts) >= 3 and parts[2].isdigit() else ("team", 0)
-        out.append(SentWarning(at, "spike", scope, names.get((scope, sid), "?"), detail=detail))
-    for a in lines:
-        out.append(SentWarning(a["fired_at"], "line", a["scope"], names.get((a["scope"], a["subject_id"]), "?"),
-                               threshold_pct=a["threshold_pct"], period=a["period"]))
-    return sorted(out, key=lambda w: -w.at)[:limit]
+    async def latest_warnings(self, limit: int = 10) -> list[SentWarning]:
+        """The most recent spike warnings and budget lines crossed, newest first, naming their person or team."""
+        async with self.engine.connect() as conn:
+            spikes = (await conn.execute(select(job_runs.c.done_at, job_runs.c.key, job_runs.c.detail).where(
+                job_runs.c.kind == "spike", job_runs.c.status == "done").order_by(job_runs.c.done_at.desc())
+                .limit(limit))).all()
+            lines = (await conn.execute(select(budget_alerts).order_by(budget_alerts.c.fired_at.desc()).limit(limit))
+                     ).mappings().all()
+            names = {("team", tid): name for tid, name in await conn.execute(select(teams.c.id, teams.c.name))}
+            names |= {("person", pid): name or email
+                      for pid, name, email in await conn.execute(select(people.c.id, people.c.name, people.c.email))}
+        out = []
+        for at, key, detail in spikes:
+            parts = key.split(":")  # spike:<scope>:<id>:<hour>
+            scope, sid = (parts[1], int(parts[2])) if len(parts) >= 3 and parts[2].isdigit() else ("team", 0)
+            out.append(SentWarning(at, "spike", scope, names.get((scope, sid), "?"), detail=detail))
+        for a in lines:
+            out.append(SentWarning(a["fired_at"], "line", a["scope"], names.get((a["scope"], a["subject_id"]), "?"),
+                                   threshold_pct=a["threshold_pct"], period=a["period"]))
+        return sorted(out, key=lambda w: -w.at)[:limit]

@@ -61,21 +61,20 @@ class BillingStore:
         async with self.engine.connect() as conn:
             return {(p, d): m for p, d, m in (await conn.execute(stmt)).all()}
 
+    async def estimated_by_provider_day(self, start_ts: int, end_ts: int) -> list[EstimatedDay]:
+        """The ledger's cost per provider and UTC day for start_ts <= ts < end_ts (start_ts at a UTC midnight): one grouped
+        statement over a range scan of ix_usage_events_ts."""
+        day_index = ((usage_events.c.ts - start_ts) // DAY).label("day_index")
+        stmt = (select(usage_events.c.provider, day_index,
+                       func.coalesce(func.sum(usage_events.c.cost_micros), 0),
+                       func.count(),
+                       func.sum(case((usage_events.c.cost_micros.is_(None), 1), else_=0)))
+                .where(and_(usage_events.c.ts >= start_ts, usage_events.c.ts < end_ts))
+                .group_by(usage_events.c.provider, day_index))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [EstimatedDay(provider=p, day_index=int(d), cost_micros=int(c), events=int(n), unpriced=int(u or 0))
+                for p, d, c, n, u in rows]
 
-async def estimated_by_provider_day(engine: AsyncEngine, start_ts: int, end_ts: int) -> list[EstimatedDay]:
-    """The ledger's cost per provider and UTC day for start_ts <= ts < end_ts (start_ts at a UTC midnight): one grouped
-    statement over a range scan of ix_usage_events_ts."""
-    day_index = ((usage_events.c.ts - start_ts) // DAY).label("day_index")
-    stmt = (select(usage_events.c.provider, day_index,
-                   func.coalesce(func.sum(usage_events.c.cost_micros), 0),
-                   func.count(),
-                   func.sum(case((usage_events.c.cost_micros.is_(None), 1), else_=0)))
-            .where(and_(usage_events.c.ts >= start_ts, usage_events.c.ts < end_ts))
-            .group_by(usage_events.c.provider, day_index))
-    async with engine.connect() as conn:
-        rows = (await conn.execute(stmt)).all()
-    return [EstimatedDay(provider=p, day_index=int(d), cost_micros=int(c), events=int(n), unpriced=int(u or 0))
-            for p, d, c, n, u in rows]
 
-
-__all__ = ["BillingStore", "UpsertCounts", "EstimatedDay", "estimated_by_provider_day", "DAY"]
+__all__ = ["BillingStore", "UpsertCounts", "EstimatedDay", "DAY"]

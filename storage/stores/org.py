@@ -242,6 +242,33 @@ class OrgStore:
                     escalate_above_micros=row["escalate_above_micros"], request_ttl_hours=row["request_ttl_hours"],
                     enforcement=row["enforcement"])
 
+    async def active_teams(self) -> list[Team]:
+        """Every active team (approvers are not loaded: digests and warnings do not need them)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(teams).where(teams.c.active).order_by(teams.c.id))).mappings().all()
+        fields = set(Team.__dataclass_fields__)
+        return [Team(**{k: v for k, v in r.items() if k in fields}, approvers=()) for r in rows]
+
+    async def team_people(self, team_id: int) -> list[Person]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(people).where(people.c.team_id == team_id, people.c.active)
+                                       .order_by(people.c.id))).mappings().all()
+        return [_person(r) for r in rows]
+
+    async def people_by_id(self, ids: list[int]) -> dict[int, Person]:
+        if not ids:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(people).where(people.c.id.in_(ids)))).mappings().all()
+        return {r["id"]: _person(r) for r in rows}
+
+    async def budgeted_people(self) -> list[Person]:
+        """Active people with a personal monthly budget."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(people).where(people.c.active, people.c.monthly_budget_micros.is_not(None))
+                                       .order_by(people.c.id))).mappings().all()
+        return [_person(r) for r in rows]
+
     async def counts(self) -> tuple[int, int]:
         async with self.engine.connect() as conn:
             n_teams = (await conn.execute(select(func.count()).select_from(teams).where(teams.c.active))).scalar_one()

@@ -49,6 +49,11 @@ class RequestStore:
             return (await conn.execute(select(func.count()).select_from(budget_requests).where(
                 budget_requests.c.person_id == person_id, budget_requests.c.status == "pending"))).scalar_one()
 
+    async def count_pending_for_team(self, team_id: int) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(budget_requests).where(
+                budget_requests.c.team_id == team_id, budget_requests.c.status == "pending"))).scalar_one())
+
     async def count_auto_approved(self, person_id: int, month: str) -> int:
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.count()).select_from(budget_requests).where(
@@ -178,15 +183,3 @@ class RequestStore:
                 request_messages.c.attempts < max_attempts))).mappings().all()
         return [_message(r) for r in rows]
 
-
-async def adjustment_totals(engine: AsyncEngine, person_id: int | None, team_id: int | None, month: str) -> tuple[int, int]:
-    """Sum of approved raises that apply in `month` (permanent ones, and that month's), for a person and a team."""
-    async def total(conn: AsyncConnection, scope: str, subject: int | None) -> int:
-        if subject is None:
-            return 0
-        return int((await conn.execute(select(func.coalesce(func.sum(budget_adjustments.c.amount_micros), 0)).where(
-            budget_adjustments.c.scope == scope, budget_adjustments.c.subject_id == subject,
-            (budget_adjustments.c.month.is_(None)) | (budget_adjustments.c.month == month)))).scalar_one())
-
-    async with engine.connect() as conn:
-        return await total(conn, "person", person_id), await total(conn, "team", team_id)

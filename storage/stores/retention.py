@@ -20,34 +20,70 @@ class PruneReport:
     cutoff_hour: int
 
 
-async def prune(engine: AsyncEngine, now_ts: int, keep_days: int, batch: int = _CHUNK) -> PruneReport:
-    """Delete raw events before a whole-hour cutoff, in small transactions (writers are never blocked for long).
-    Rollups are written in the same transaction as their events, so everything pruned is already rolled up."""
-    cutoff_hour = (now_ts - keep_days * 86400) // 3600
-    cutoff_ts = cutoff_hour * 3600
-    events = await _delete_in_chunks(engine, usage_events, usage_events.c.id, usage_events.c.ts < cutoff_ts, batch)
-    letters = await _delete_in_chunks(engine, dead_letters, dead_letters.c.id, dead_letters.c.received_at < cutoff_ts, batch)
-    runs = 0
-    from storage.tables.core import metadata
+class RetentionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
 
-    job_runs = metadata.tables.get("job_runs")
-    if job_runs is not None:  # finished claims of periodic jobs: only recent ones matter
-        async with engine.begin() as conn:
-            result = await conn.execute(delete(job_runs).where(job_runs.c.status == "done",
-                                                               job_runs.c.done_at < now_ts - 30 * 86400))
-            runs = result.rowcount or 0
-    return PruneReport(events, letters, runs, cutoff_hour)
+    async def prune(self, now_ts: int, keep_days: int, batch: int = _CHUNK) -> PruneReport:
+        """Delete raw events before a whole-hour cutoff, in small transactions (writers are never blocked for long).
+        Rollups are written in the same transaction as their events, so everything pruned is already rolled up."""
+        cutoff_hour = (now_ts - keep_days * 86400) // 3600
+        cutoff_ts = cutoff_hour * 3600
+        events = await self._delete_in_chunks(usage_events, usage_events.c.id, usage_events.c.ts < cutoff_ts, batch)
+        letters = await self._delete_in_chunks(dead_letters, dead_letters.c.id, dead_letters.c.received_at < cutoff_ts, batch)
+        runs = 0
+        from storage.tables.core import metadata
 
+        job_runs = metadata.tables.get("job_runs")
+        if job_runs is not None:  # finished claims of periodic jobs: only recent ones matter
+            async with self.engine.begin() as conn:
+                result = await conn.execute(delete(job_runs).where(job_runs.c.status == "done",
+                                                                   job_runs.c.done_at < now_ts - 30 * 86400))
+                runs = result.rowcount or 0
+        return PruneReport(events, letters, runs, cutoff_hour)
 
-async def _delete_in_chunks(engine: AsyncEngine, table, key, where, batch: int) -> int:  # noqa: ANN001
-    total = 0
-    while True:
-        async with engine.begin() as conn:
-            ids = (await conn.execute(select(key).where(where).limit(batch))).scalars().all()
-            if not ids:
-                return total
-            await conn.execute(delete(table).where(key.in_(ids)))
-            total += len(ids)
+    async def _delete_in_chunks(self, table, key, where, batch: int) -> int:  # noqa: ANN001
+        total = 0
+        while True:
+            async with self.engine.begin() as conn:
+                ids = (await conn.execute(select(key).where(where).limit(batch))).scalars().all()
+                if not ids:
+                    return total
+                await conn.execute(delete(table).where(key.in_(ids)))
+                total += len(ids)
+
+    async def check_rollups(self) -> RollupCheck:
+        """Per hour and per (hour, team): raw sums == person rollups == team rollups, for the hours raw events cover."""
+        e = usage_events
+        hour = e.c.ts // 3600  # integer division on both backends
+        async with self.engine.connect() as conn:
+            first_ts = (await conn.execute(select(func.min(e.c.ts)))).scalar()
+            if first_ts is None:
+                return RollupCheck(None, 0, [], 0, 0)
+            # Pruning cuts at a whole hour, so the hour of the oldest kept event is complete.
+            from_hour = first_ts // 3600
+            raw = {(int(h), t): (int(n), int(c or 0), int(tok or 0)) for h, t, n, c, tok in await conn.execute(
+                select(hour, e.c.team_id, func.count(), func.sum(e.c.cost_micros),
+                       func.sum(e.c.input_tokens + e.c.output_tokens))
+                .where(e.c.ts >= from_hour * 3600).group_by(hour, e.c.team_id))}
+            people = {(int(h), t): (int(n), int(c), int(tok)) for h, t, n, c, tok in await conn.execute(
+                select(usage_hourly.c.hour, usage_hourly.c.team_id, func.sum(usage_hourly.c.requests),
+                       func.sum(usage_hourly.c.cost_micros),
+                       func.sum(usage_hourly.c.input_tokens + usage_hourly.c.output_tokens))
+                .where(usage_hourly.c.hour >= from_hour).group_by(usage_hourly.c.hour, usage_hourly.c.team_id))}
+            teams = {(int(h), t): (int(n), int(c), int(tok)) for h, t, n, c, tok in await conn.execute(
+                select(team_usage_hourly.c.hour, team_usage_hourly.c.team_id, func.sum(team_usage_hourly.c.requests),
+                       func.sum(team_usage_hourly.c.cost_micros),
+                       func.sum(team_usage_hourly.c.input_tokens + team_usage_hourly.c.output_tokens))
+                .where(team_usage_hourly.c.hour >= from_hour).group_by(team_usage_hourly.c.hour, team_usage_hourly.c.team_id))}
+        mismatches = []
+        for key in sorted(set(raw) | set(people) | set(teams)):
+            r, p, t = raw.get(key, (0, 0, 0)), people.get(key, (0, 0, 0)), teams.get(key, (0, 0, 0))
+            if not (r == p == t):
+                mismatches.append(f"hour {key[0]} team {key[1]}: raw (requests, cost, tokens) {r}, person rollups {p}, "
+                                  f"team rollups {t}")
+        return RollupCheck(from_hour, len({k[0] for k in raw}), mismatches, sum(v[1] for v in raw.values()),
+                           sum(v[1] for v in people.values()))
 
 
 @dataclass(frozen=True)
@@ -61,37 +97,3 @@ class RollupCheck:
     @property
     def ok(self) -> bool:
         return not self.mismatches
-
-
-async def check_rollups(engine: AsyncEngine) -> RollupCheck:
-    """Per hour and per (hour, team): raw sums == person rollups == team rollups, for the hours raw events cover."""
-    e = usage_events
-    hour = e.c.ts // 3600  # integer division on both backends
-    async with engine.connect() as conn:
-        first_ts = (await conn.execute(select(func.min(e.c.ts)))).scalar()
-        if first_ts is None:
-            return RollupCheck(None, 0, [], 0, 0)
-        # Pruning cuts at a whole hour, so the hour of the oldest kept event is complete.
-        from_hour = first_ts // 3600
-        raw = {(int(h), t): (int(n), int(c or 0), int(tok or 0)) for h, t, n, c, tok in await conn.execute(
-            select(hour, e.c.team_id, func.count(), func.sum(e.c.cost_micros),
-                   func.sum(e.c.input_tokens + e.c.output_tokens))
-            .where(e.c.ts >= from_hour * 3600).group_by(hour, e.c.team_id))}
-        people = {(int(h), t): (int(n), int(c), int(tok)) for h, t, n, c, tok in await conn.execute(
-            select(usage_hourly.c.hour, usage_hourly.c.team_id, func.sum(usage_hourly.c.requests),
-                   func.sum(usage_hourly.c.cost_micros),
-                   func.sum(usage_hourly.c.input_tokens + usage_hourly.c.output_tokens))
-            .where(usage_hourly.c.hour >= from_hour).group_by(usage_hourly.c.hour, usage_hourly.c.team_id))}
-        teams = {(int(h), t): (int(n), int(c), int(tok)) for h, t, n, c, tok in await conn.execute(
-            select(team_usage_hourly.c.hour, team_usage_hourly.c.team_id, func.sum(team_usage_hourly.c.requests),
-                   func.sum(team_usage_hourly.c.cost_micros),
-                   func.sum(team_usage_hourly.c.input_tokens + team_usage_hourly.c.output_tokens))
-            .where(team_usage_hourly.c.hour >= from_hour).group_by(team_usage_hourly.c.hour, team_usage_hourly.c.team_id))}
-    mismatches = []
-    for key in sorted(set(raw) | set(people) | set(teams)):
-        r, p, t = raw.get(key, (0, 0, 0)), people.get(key, (0, 0, 0)), teams.get(key, (0, 0, 0))
-        if not (r == p == t):
-            mismatches.append(f"hour {key[0]} team {key[1]}: raw (requests, cost, tokens) {r}, person rollups {p}, "
-                              f"team rollups {t}")
-    return RollupCheck(from_hour, len({k[0] for k in raw}), mismatches, sum(v[1] for v in raw.values()),
-                       sum(v[1] for v in people.values()))

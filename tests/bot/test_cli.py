@@ -105,7 +105,6 @@ def test_audit_csv(tmp_path: Path) -> None:
 
     from bot.app import build_deps
     from bot.settings import load_settings
-    from storage.stores.requests import RequestStore  # noqa: F401
 
     async def seed() -> None:
         deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
@@ -126,7 +125,7 @@ def test_sync_refuses_to_undo_changes_made_in_slack(tmp_path: Path) -> None:
 
     from bot.app import build_deps
     from bot.settings import load_settings
-    from storage.stores.org_admin import set_team_budget
+    from storage.stores.org_admin import OrgAdminStore
 
     org = tmp_path / "org.yml"
     org.write_text(ORG_YAML)
@@ -135,7 +134,7 @@ def test_sync_refuses_to_undo_changes_made_in_slack(tmp_path: Path) -> None:
     async def admin_edit() -> None:
         deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
         team = await deps.org.team_by_slug("platform")
-        await set_team_budget(deps.engine, team.id, 2_000_000_000, "U0ADMIN", 0)
+        await OrgAdminStore(deps.engine).set_team_budget(team.id, 2_000_000_000, "U0ADMIN", 0)
         await deps.engine.dispose()
 
     asyncio.run(admin_edit())

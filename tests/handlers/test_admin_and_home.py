@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from bot.features.home import build_home
 from bot.domain.org import parse_org
-from storage.stores.org_admin import export_org, slack_edits
+from storage.stores.org_admin import OrgAdminStore
 from storage.tables.requests import audit_log
-from tests.conftest import NOW, ORG_YAML
+from tests.conftest import NOW
 from tests.support.blocks import block_texts
 from tests.support.slack_requests import view_submission_body, wait_for
 
@@ -64,6 +64,11 @@ async def test_home_differs_by_role(bot) -> None:
     assert "Waiting for your approval (1)" in approver_text and "Budget request #1: $50.00" in approver_text
     assert any(b["type"] == "actions" and b["elements"][0]["action_id"] == "budget_request_approve" for b in approver["blocks"])
     assert "*Platform*: $900.00 of $1,000.00 (90%)" in approver_text and "Research" not in approver_text
+    # App Home's bars are /tokens me's bars: 20 cells, 18 of them full at 90%.
+    assert "`" + "█" * 18 + "░" * 2 + "`" in approver_text
+    me_text = "\n".join(b["text"]["text"] for b in (await bot.sender.command("me", "U0ADA", bot.slack.response_url()))
+                        ["blocks"] if isinstance(b.get("text"), dict))
+    assert "`" + "█" * 18 + "░" * 2 + "`" in me_text
     from bot.features.warnings import scan
     from tests.bot.digest_support import poster
 
@@ -104,10 +109,10 @@ async def test_admin_changes_are_audited_exported_and_not_silently_undone(bot, t
     async with bot.deps.engine.connect() as conn:
         actions = [r.action for r in await conn.execute(select(audit_log.c.action).where(audit_log.c.actor == "U0ADMIN"))]
     assert actions == ["admin_team_budget", "admin_person_budget", "admin_add_approver", "admin_digest_channel"]
-    assert await slack_edits(bot.deps.engine) == 4
+    assert await OrgAdminStore(bot.deps.engine).slack_edits() == 4
 
-    exported = await export_org(bot.deps.engine)
-    assert await slack_edits(bot.deps.engine) == 0
+    exported = await OrgAdminStore(bot.deps.engine).export_org()
+    assert await OrgAdminStore(bot.deps.engine).slack_edits() == 0
     org = parse_org(exported)
     assert {t.slug: t.monthly_budget_usd for t in org.teams} == {"platform": 2500.0, "research": 5000.0}
     assert next(t for t in org.teams if t.slug == "research").channel == "C0NEWRES"

@@ -7,7 +7,8 @@ from sqlalchemy import insert
 
 from storage.db import make_engine
 from storage.tables.core import usage_events
-from storage.stores.unclaimed import Unclaimed, UnclaimedId, unclaimed_spend
+from bot.domain.unclaimed import Unclaimed, UnclaimedId
+from storage.stores.insights import InsightStore
 
 NOV = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
 DEC = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp())
@@ -39,7 +40,7 @@ async def test_unclaimed_spend_sums_the_window_and_orders_the_ids(database_url: 
     try:
         async with engine.begin() as conn:
             await conn.execute(insert(usage_events), rows)
-        result = await unclaimed_spend(engine, NOV, DEC)
+        result = await InsightStore(engine).unclaimed_spend(NOV, DEC)
         assert result == Unclaimed(
             cost_micros=big + 11_000_000, requests=8, unpriced=1,
             top=[UnclaimedId("default-team-key", big, 1, NOV + 7200),
@@ -50,8 +51,8 @@ async def test_unclaimed_spend_sums_the_window_and_orders_the_ids(database_url: 
                  UnclaimedId("dave", 1_000_000, 1, NOV + 7600)])
         assert all(type(v) is int for v in (result.cost_micros, result.requests, result.unpriced,
                                             *(x for i in result.top for x in (i.cost_micros, i.requests, i.last_ts))))
-        two = await unclaimed_spend(engine, NOV, DEC, top=2)
+        two = await InsightStore(engine).unclaimed_spend(NOV, DEC, top=2)
         assert [i.user_ref for i in two.top] == ["default-team-key", "key:abc"] and two.requests == 8
-        assert await unclaimed_spend(engine, DEC + 1, DEC + 86_400) == Unclaimed(0, 0, 0, [])
+        assert await InsightStore(engine).unclaimed_spend(DEC + 1, DEC + 86_400) == Unclaimed(0, 0, 0, [])
     finally:
         await engine.dispose()
