@@ -9,7 +9,7 @@ from bot.app import build_deps
 from bot.features.digests import run_due_digests
 from bot.domain.org import parse_org
 from storage.stores.runs import RunLog
-from tests.bot.digest_support import blocks_of, message_text, poster, spend
+from tests.support.digests import blocks_of, message_text, poster, spend
 from tests.conftest import ORG_YAML
 
 BERLIN = ZoneInfo("Europe/Berlin")

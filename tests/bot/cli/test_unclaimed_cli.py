@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bot.test_cli import run
+from tests.bot.cli.test_cli import run
 from tests.conftest import ORG_YAML
 
 OCT_5 = 1_759_622_400  # 2025-10-05 00:00 UTC: a closed month, whatever the test machine's date

@@ -11,7 +11,7 @@ import pytest
 from bot.features.warnings import scan
 from bot.app import build_deps
 from bot.domain.org import OrgFileError, parse_org
-from tests.bot.digest_support import message_text, poster, spend
+from tests.support.digests import message_text, poster, spend
 from tests.conftest import NOW, ORG_YAML
 
 

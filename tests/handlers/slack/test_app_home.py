@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.domain.org import parse_org
 from tests.conftest import NOW, ORG_YAML
-from tests.handlers.test_admin_and_home import assert_valid_home
+from tests.handlers.slack.test_admin_and_home import assert_valid_home
 from tests.support.blocks import block_texts
 from tests.support.slack_requests import wait_for
 

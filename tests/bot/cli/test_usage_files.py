@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bot.cli.usage_files import is_litellm_spend_logs_csv
-from tests.bot.test_cli import run
+from tests.bot.cli.test_cli import run
 from tests.conftest import ORG_YAML
 from tests.support.litellm_payloads import spend_log_row, standard_payload
 

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.bot.test_cli import run
+from tests.bot.cli.test_cli import run
 from tests.conftest import ORG_YAML
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import subprocess
 import sys
 from collections import defaultdict
@@ -209,7 +210,7 @@ async def test_cli_reconcile_prints_the_table(bot, october, database_url, tmp_pa
     sums = straight_sums(events)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TOKENBOT_"))}
     env["TOKENBOT_DATABASE_URL"] = database_url
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,7 @@ import pytest
 
 from bot.domain.org import OrgFileError, parse_org
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "org.example.yml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "org.example.yml"
 
 
 def test_example_org_file_parses() -> None:

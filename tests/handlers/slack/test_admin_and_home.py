@@ -70,7 +70,7 @@ async def test_home_differs_by_role(bot) -> None:
                         ["blocks"] if isinstance(b.get("text"), dict))
     assert "`" + "█" * 18 + "░" * 2 + "`" in me_text
     from bot.features.warnings import scan
-    from tests.bot.digest_support import poster
+    from tests.support.digests import poster
 
     await scan(bot.deps, poster(bot))  # Platform is at 90% of its budget: the 50% and 80% lines are crossed
     admin = await build_home(bot.deps, "U0ADMIN")
