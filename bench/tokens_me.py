@@ -142,6 +142,37 @@ async def measure(url: str, people: int, n: int) -> tuple[list[float], list[floa
     return me, floor
 
 
+async def round_trips(database: str, people: int, answers: int = 50) -> tuple[float, float]:
+    """In-process: statements and connection checkouts per `/tokens me` answer, counted by SQLAlchemy's events on the
+    same code path the handler runs (machine-independent). On PostgreSQL each checkout of the autocommit read pool
+    adds one ping (`;`); nothing else goes over the wire."""
+    from sqlalchemy import event
+
+    from bot.app import build_deps
+    from bot.features.me import me_for
+
+    deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=database), migrate=False)
+    counts = {"statements": 0, "checkouts": 0}
+
+    def on_statement(*_args) -> None:  # noqa: ANN002
+        counts["statements"] += 1
+
+    def on_checkout(*_args) -> None:  # noqa: ANN002
+        counts["checkouts"] += 1
+
+    engines = {id(e): e for e in (deps.engine, deps.read_engine)}.values()
+    try:
+        for e in engines:
+            event.listen(e.sync_engine, "before_cursor_execute", on_statement)
+            event.listen(e.sync_engine.pool, "checkout", on_checkout)
+        for _ in range(answers):
+            report, _email = await me_for(deps, f"U{random.randrange(people):08d}")
+            assert report is not None
+    finally:
+        await deps.close()
+    return counts["statements"] / answers, counts["checkouts"] / answers
+
+
 async def run_size(people: int, n: int, postgres: str | None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     if postgres:
@@ -162,9 +193,13 @@ async def run_size(people: int, n: int, postgres: str | None) -> None:
             me, floor = await measure(url, people, n)
     finally:
         await slack.stop()
+    statements, checkouts = await round_trips(database, people)
     backend = "PostgreSQL" if postgres else "SQLite"
     print(f"/tokens me, {backend}, {people:>6,} people x {DAYS} days: {percentiles(me)}")
     print(f"  floor (GET /healthz, same server):    {percentiles(floor)}")
+    trips = statements + (checkouts if postgres else 0)
+    print(f"  database round trips per answer: {trips:.1f} ({statements:.1f} statements, {checkouts:.1f} connection "
+          f"checkouts{', each one ping' if postgres else ''}); goal at most 3")
 
 
 def main() -> None:

@@ -38,8 +38,12 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     metrics = Metrics()
     ingestion = Ingestion(ledger, org, clock)
     ingestion.metrics = metrics
+    # A small autocommit pool for read-only answers: on PostgreSQL a checkout's ping is one `;` and a read needs no
+    # BEGIN/ROLLBACK, so `/tokens me` is three round trips (ping, who is asking, the figures). SQLite has no network.
+    reads = (make_engine(settings.database_url, autocommit=True, pool_size=5)
+             if engine.dialect.name == "postgresql" else engine)
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
-                requests=RequestStore(engine), metrics=metrics,
+                requests=RequestStore(engine), metrics=metrics, reads=reads,
                 slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)
 
 
@@ -50,7 +54,7 @@ async def opened_deps(settings: Settings, clock: Clock | None = None) -> AsyncIt
     try:
         yield deps
     finally:
-        await deps.engine.dispose()
+        await deps.close()
 
 
 def build_bolt_app(deps: Deps) -> AsyncApp:

@@ -13,9 +13,10 @@ import storage.tables  # noqa: F401  (registers every table)
 from storage.tables.core import metadata
 
 
-def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10, autocommit: bool = False) -> AsyncEngine:
     """`pre_ping=False` is for paths on a gateway request's critical path: asyncpg's ping is three round trips
-    (BEGIN, `;`, ROLLBACK) per checkout; such a caller retries once on an invalidated connection instead."""
+    (BEGIN, `;`, ROLLBACK) per checkout; such a caller retries once on an invalidated connection instead.
+    `autocommit` (PostgreSQL) is for read-only pools: no BEGIN/ROLLBACK around statements, and the ping is one `;`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -33,7 +34,8 @@ def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10) -> Asyn
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
+                               **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
 
 
 # What a database that is down, restarting or unreachable raises: callers answer "unavailable, retry" on these.

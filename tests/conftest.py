@@ -175,4 +175,4 @@ async def bot(tmp_path: Path, fake_slack: FakeSlack, database_url: str) -> Async
         yield RunningBot(url=url, deps=deps, clock=clock, slack=fake_slack,
                          sender=SlackSender(http, f"{url}/slack/events", SIGNING_SECRET), http=http)
     await runner.cleanup()
-    await deps.engine.dispose()
+    await deps.close()

@@ -194,7 +194,7 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     if running:
         await asyncio.wait(running, timeout=10)
-    await deps.engine.dispose()
+    await deps.close()
     return 0
 
 

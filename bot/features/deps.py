@@ -30,6 +30,17 @@ class Deps:
     requests: RequestStore
     metrics: Metrics = field(default_factory=Metrics)
     slack: SlackOutbox | None = None  # every send outside a listener's own answer; None without a token
+    reads: AsyncEngine | None = None  # read-only answers (`/tokens me`): autocommit on PostgreSQL; else `engine`
+
+    @property
+    def read_engine(self) -> AsyncEngine:
+        return self.reads or self.engine
+
+    async def close(self) -> None:
+        """Dispose of the database pools (a no-op for a pool that never connected)."""
+        if self.reads is not None and self.reads is not self.engine:
+            await self.reads.dispose()
+        await self.engine.dispose()
 
     @property
     def insights(self) -> InsightStore:

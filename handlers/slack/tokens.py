@@ -12,7 +12,7 @@ from bot.features.home import publish_home
 from bot.features.identity import find_person
 from bot.domain.format import escape
 from bot.slack.blocks.me import help_message, me_message, not_in_org_text, text_message
-from bot.features.me import me_report
+from bot.features.me import me_for
 from bot.slack.blocks.requests import pending_list, requests_list
 from bot.features import requests as request_flow
 from bot.features import team as team_views
@@ -71,9 +71,7 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any],
 
 
 async def me(deps: Deps, user_id: str) -> dict[str, Any]:
-    person, email = await find_person(deps.org, deps.slack, user_id)
-    if person is None:
+    report, email = await me_for(deps, user_id)
+    if report is None:
         return text_message(not_in_org_text(await deps.org.org_info(), email))
-    team = await deps.org.team(person.team_id) if person.team_id else None
-    report = await me_report(deps.ledger, person, team, deps.clock.now())
     return me_message(report)

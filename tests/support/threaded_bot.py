@@ -45,7 +45,7 @@ class ThreadedBot:
 
     async def _stop(self) -> None:
         await self._runner.cleanup()
-        await self.deps.engine.dispose()
+        await self.deps.close()
         await self.slack.stop()
 
 
