@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.cli import export as export_cli
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("tokenbot")
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="the audit log (requests, decisions, refusals, adjustments, expiries) as CSV")
     p.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
     p.set_defaults(func=cmd_audit)
+
+    export_cli.add_parser(sub)
 
     p = sub.add_parser("demo", help="load a demo org and a month of synthetic usage into data/demo.db")
     p.add_argument("--database", default="sqlite+aiosqlite:///data/demo.db")

@@ -109,6 +109,16 @@ class Pricer:
         return PriceTable(tuple(thresholds), tuple(_rates(model_price, n) for n in sizes))
 
 
+    def provider_of(self, model: str) -> str | None:
+        """The provider genai-prices lists for a model ("openai" for gpt-4o; a gateway's "openai/gpt-4o" by its
+        prefix), or None for a model it does not know (an in-house one)."""
+        if "/" in model:
+            return model.split("/", 1)[0].lower()
+        try:
+            return str(self._snapshot.find_provider_model(model, None, None, None)[0].id)
+        except LookupError:
+            return None
+
     def _find(self, model: str, provider: str | None):  # noqa: ANN202 - genai-prices' ModelInfo, or None
         try:
             return self._snapshot.find_provider_model(model, None, provider, None)[1]

@@ -10,8 +10,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.alternatives import ModelUse
+from bot.domain.focus import SpendLine
 from bot.domain.unclaimed import Unclaimed, UnclaimedId
-from storage.tables.core import people, team_usage_hourly, usage_events, usage_hourly
+from storage.tables.core import people, team_usage_hourly, teams, usage_events, usage_hourly
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,26 @@ class InsightStore:
         # int(): PostgreSQL sums BIGINT as NUMERIC (Decimal); SQLite gives int.
         return Unclaimed(int(total_cost), int(requests), int(unpriced),
                          [UnclaimedId(ref, int(c), int(n), int(last)) for ref, c, n, last in rows])
+
+    async def spend_lines(self, from_hour: int, to_hour: int) -> list[SpendLine]:
+        """Usage per (team, person, model) in hours [from_hour, to_hour), for chargeback: from the person rollups,
+        which hold every event (unclaimed ones under person 0), so the lines add up to the ledger."""
+        u = usage_hourly
+        stmt = (select(teams.c.slug, teams.c.name, people.c.email, u.c.model, func.sum(u.c.requests),
+                       func.sum(u.c.input_tokens), func.sum(u.c.output_tokens), func.sum(u.c.cost_micros),
+                       func.sum(u.c.unpriced_requests))
+                .select_from(u.outerjoin(people, people.c.id == u.c.person_id).outerjoin(teams, teams.c.id == u.c.team_id))
+                .where(u.c.hour >= from_hour, u.c.hour < to_hour)
+                .group_by(teams.c.slug, teams.c.name, people.c.email, u.c.model)
+                .order_by(teams.c.slug, people.c.email, u.c.model))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [SpendLine(slug, name, email, model, None, int(n), int(i), int(o), int(c), int(up))
+                for slug, name, email, model, n, i, o, c, up in rows]
+
+    async def total_cost(self, from_hour: int, to_hour: int) -> int:
+        """Everyone's spend in hours [from_hour, to_hour), from the team rollups."""
+        t = team_usage_hourly
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.coalesce(func.sum(t.c.cost_micros), 0))
+                                           .where(t.c.hour >= from_hour, t.c.hour < to_hour))).scalar_one())
