@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.pricing import MICROS_PER_USD, Pricer
 from bot.domain.usage_events import Rejection, UsageEvent
 from storage.db import insert_for, is_sqlite
 from storage.stores.org import Directory
+from storage.stores.reports import window_sums, window_values
 from storage.stores.reservations import settle
 from storage.tables.core import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usage_events, usage_hourly
 from storage.tables.ingest import failed_requests_hourly
@@ -214,17 +215,9 @@ class Ledger:
         range scan: SQLite adds up a team's thousands of rows faster than Python can receive them."""
         table, where = ((usage_hourly, usage_hourly.c.person_id == key) if scope == "person"
                         else (team_usage_hourly, team_usage_hourly.c.team_id == key))
-        columns = []
-        for start in starts:
-            inside = table.c.hour >= start
-            for expr in (table.c.cost_micros, table.c.input_tokens + table.c.output_tokens, table.c.requests,
-                         table.c.unpriced_requests):
-                columns.append(func.coalesce(func.sum(case((inside, expr), else_=0)), 0))
-        stmt = (select(table.c.model, *columns).where(where, table.c.hour.between(min(starts), to_hour))
-                .group_by(table.c.model))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return {r[0]: [tuple(int(v) for v in r[1 + 4 * i:5 + 4 * i]) for i in range(len(starts))] for r in rows}
+            rows = (await conn.execute(window_sums(table, where, starts, to_hour))).all()
+        return {r[0]: window_values(r[1:], len(starts)) for r in rows}
 
     async def raw_totals(self, where_sql: Any = None) -> dict[str, int]:
         """Straight sums over raw events (for checks and the CLI)."""

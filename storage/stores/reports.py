@@ -77,33 +77,43 @@ class ReportStore:
     @staticmethod
     async def _figures(conn: AsyncConnection, person_id: int, team_id: int | None, starts: Sequence[int],
                        to_hour: int, month: str) -> MeFigures:
-        parts = [_windows(usage_hourly, usage_hourly.c.person_id == person_id, "p", starts, to_hour),
+        parts = [window_sums(usage_hourly, usage_hourly.c.person_id == person_id, starts, to_hour,
+                             literal("p").label("kind")),
                  _raised("person", person_id, month, "rp", len(starts))]
         if team_id is not None:
-            parts += [_windows(team_usage_hourly, team_usage_hourly.c.team_id == team_id, "t", starts, to_hour),
+            parts += [window_sums(team_usage_hourly, team_usage_hourly.c.team_id == team_id, starts, to_hour,
+                                  literal("t").label("kind")),
                       _raised("team", team_id, month, "rt", len(starts))]
         rows = (await conn.execute(union_all(*parts))).all()
         out: dict[str, WindowTotals] = {"p": {}, "t": {}}
         raised = {"rp": 0, "rt": 0}
         n = len(starts)
         for row in rows:
-            kind, model, values = row[0], row[1], [int(v or 0) for v in row[2:]]
+            kind, model = row[0], row[1]
             if kind in raised:
-                raised[kind] = values[0]
+                raised[kind] = int(row[2] or 0)
             else:
-                out[kind][model] = [tuple(values[4 * i:4 * i + 4]) for i in range(n)]  # type: ignore[misc]
+                out[kind][model] = window_values(row[2:], n)
         return MeFigures(out["p"], out["t"], raised["rp"], raised["rt"])
 
 
-def _windows(table: Table, where, kind: str, starts: Sequence[int], to_hour: int):  # noqa: ANN001, ANN202
+def window_sums(table: Table, where, starts: Sequence[int], to_hour: int, *lead):  # noqa: ANN001, ANN201, ANN002
+    """SELECT *lead, model, then per start hour (cost, tokens, requests, unpriced) summed from it to `to_hour`: one
+    indexed range scan of a rollup table, grouped by model (the ledger's window totals use it too)."""
     columns = []
     for start in starts:
         inside = table.c.hour >= start
         for expr in (table.c.cost_micros, table.c.input_tokens + table.c.output_tokens, table.c.requests,
                      table.c.unpriced_requests):
             columns.append(func.coalesce(func.sum(case((inside, expr), else_=0)), 0))
-    return (select(literal(kind).label("kind"), table.c.model.label("model"), *columns)
+    return (select(*lead, table.c.model.label("model"), *columns)
             .where(where, table.c.hour.between(min(starts), to_hour)).group_by(table.c.model))
+
+
+def window_values(row: Sequence, windows: int) -> list[tuple[int, int, int, int]]:
+    """The per-window sums of a `window_sums` row after its model (PostgreSQL sums BIGINT as NUMERIC: ints here)."""
+    values = [int(v or 0) for v in row]
+    return [tuple(values[4 * i:4 * i + 4]) for i in range(windows)]  # type: ignore[misc]
 
 
 def _raised(scope: str, subject_id: int, month: str, kind: str, windows: int):  # noqa: ANN202
