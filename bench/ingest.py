@@ -81,6 +81,73 @@ async def post_all(urls: list[str], bodies: list[bytes], concurrency: int, path:
         return time.perf_counter() - t0, accepted
 
 
+async def scrape_statements(urls: list[str]) -> float:
+    """tokenbot_db_statements_total summed over the replicas' /metrics."""
+    total = 0.0
+    async with aiohttp.ClientSession() as session:
+        for url in urls:
+            async with session.get(f"{url}/metrics") as resp:
+                for line in (await resp.text()).splitlines():
+                    if line.startswith("tokenbot_db_statements_total "):
+                        total += float(line.split()[1])
+    return total
+
+
+class PostgresProbe:
+    """Machine-independent figures of a run on PostgreSQL: rows written and WAL bytes (server counters before and
+    after), and lock waits (a backend of this database waiting on a lock, sampled every 20 ms during the run)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("postgresql+asyncpg://", "postgresql://")
+        self.samples = 0
+        self.waiting = 0
+
+    async def counters(self) -> tuple[int, int]:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            rows = await conn.fetchval("SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+                                       "FROM pg_stat_user_tables")
+            wal = await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+            return int(rows), int(wal)
+        finally:
+            await conn.close()
+
+    async def sample_locks(self, done: asyncio.Event) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            while not done.is_set():
+                self.waiting += await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")
+                self.samples += 1
+                await asyncio.sleep(0.02)
+        finally:
+            await conn.close()
+
+
+async def measured_run(urls: list[str], bodies: list[bytes], concurrency: int, probe: PostgresProbe | None
+                       ) -> tuple[float, int, dict[str, float]]:
+    if probe is None:
+        elapsed, accepted = await post_all(urls, bodies, concurrency)
+        return elapsed, accepted, {}
+    (rows0, wal0), stmts0 = await probe.counters(), await scrape_statements(urls)
+    await asyncio.sleep(1)  # pg_stat_user_tables counters are flushed by each backend at most once a second
+    done = asyncio.Event()
+    sampler = asyncio.create_task(probe.sample_locks(done))
+    elapsed, accepted = await post_all(urls, bodies, concurrency)
+    done.set()
+    await sampler
+    await asyncio.sleep(1.5)
+    (rows1, wal1), stmts1 = await probe.counters(), await scrape_statements(urls)
+    return elapsed, accepted, {"rows": (rows1 - rows0) / accepted, "wal": (wal1 - wal0) / accepted,
+                               "statements": (stmts1 - stmts0) / accepted,
+                               "lock_waits": probe.waiting / max(probe.samples, 1), "samples": probe.samples}
+
+
 def write_org(path: Path, people: int) -> None:
     """Most gateway users are in the org file, as in production; 2% are not (kept, attributed later)."""
     lines = ["teams:"] + [f"  - {{slug: t{t}, monthly_budget_usd: 10000}}" for t in range(people // 50)]
@@ -108,13 +175,18 @@ def main() -> None:
         env = {"TOKENBOT_DATABASE_URL": database, "TOKENBOT_INGEST_TOKENS": TOKEN, "TOKENBOT_ORG_FILE": f"{tmp}/org.yml"}
         with bot_processes(env, args.replicas) as urls:
             asyncio.run(post_all(urls, warmup, args.concurrency))
-            elapsed, accepted = asyncio.run(post_all(urls, bodies, args.concurrency))
+            probe = PostgresProbe(database) if args.postgres else None
+            elapsed, accepted, figures = asyncio.run(measured_run(urls, bodies, args.concurrency, probe))
     rate = accepted / elapsed
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"ingest over HTTP, {backend}, {args.replicas} replica(s), batches of {args.batch}, "
           f"{args.concurrency * args.replicas} senders: {accepted:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
     print(f"parse-and-validate only (same bodies, one core):          {parse_rate:,.0f} events/s "
           f"(HTTP+DB rate is {rate / parse_rate:.0%} of it)")
+    if figures:
+        print(f"per event: {figures['statements']:.4f} statements, {figures['rows']:.2f} rows written, "
+              f"{figures['wal']:,.0f} WAL bytes; backends waiting on a lock: {figures['lock_waits']:.2f} on average "
+              f"({figures['samples']:,} samples every 20 ms)")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.metrics import Metrics
 from bot.slack.client import slack_client
 from bot.slack.outbox import SlackOutbox
-from storage.db import make_engine
+from storage.db import make_engine, on_statement
 from storage.migrate import upgrade
 from storage.stores.ledger import Ledger
 from storage.stores.org import OrgStore
@@ -42,6 +42,8 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     # BEGIN/ROLLBACK, so `/tokens me` is three round trips (ping, who is asking, the figures). SQLite has no network.
     reads = (make_engine(settings.database_url, autocommit=True, pool_size=5)
              if engine.dialect.name == "postgresql" else engine)
+    for pool in {id(e): e for e in (engine, reads)}.values():  # statements per event, per answer: /metrics
+        on_statement(pool, metrics.db_statements.inc)
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
                 requests=RequestStore(engine), metrics=metrics, reads=reads,
                 slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)

@@ -15,6 +15,7 @@ class Metrics:
         self.job_runs = Counter("tokenbot_job_runs_total", "Scheduled job runs, by job and outcome", ["job", "outcome"],
                                 registry=r)
         self.job_lag = Gauge("tokenbot_job_lag_seconds", "How late the latest run of each job started", ["job"], registry=r)
+        self.db_statements = Counter("tokenbot_db_statements_total", "SQL statements sent to the database", registry=r)
         self.decisions = Counter("tokenbot_budget_request_decisions_total", "Budget requests ended, by outcome",
                                  ["outcome"], registry=r)
 

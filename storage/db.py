@@ -1,6 +1,7 @@
 """Engine creation: one place that knows the differences between SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -36,6 +37,11 @@ def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10, autocom
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping,
                                **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}))
+
+
+def on_statement(engine: AsyncEngine, callback: Callable[[], object]) -> None:
+    """Call `callback` for every SQL statement sent on `engine` (an executemany counts once)."""
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *_args: callback())
 
 
 # What a database that is down, restarting or unreachable raises: callers answer "unavailable, retry" on these.
