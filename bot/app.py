@@ -38,6 +38,7 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     metrics = Metrics()
     ingestion = Ingestion(ledger, org, clock)
     ingestion.metrics = metrics
+    ingestion.max_event_cost_usd = settings.max_event_cost_usd
     # A small autocommit pool for read-only answers: on PostgreSQL a checkout's ping is one `;` and a read needs no
     # BEGIN/ROLLBACK, so `/tokens me` is three round trips (ping, who is asking, the figures). SQLite has no network.
     reads = (make_engine(settings.database_url, autocommit=True, pool_size=5)

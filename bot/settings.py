@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TOKENBOT_HOST")
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
+    # One usage event above this many US dollars is rejected (a unit mistake or an attack must not use up a budget).
+    max_event_cost_usd: float = Field(default=10_000.0, gt=0, le=9_000_000_000_000,
+                                      validation_alias="TOKENBOT_MAX_EVENT_COST_USD")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
     log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="TOKENBOT_LOG_FORMAT")
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.
