@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 import handlers
+from handlers.http import slack_events
+from handlers.http.usage import BODY_READ_TIMEOUT
 from bot.clock import Clock, SystemClock
 from bot.features.deps import Deps
 from bot.features.ingestion import Ingestion
@@ -83,13 +84,10 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
 def build_web_app(deps: Deps, bolt_app: AsyncApp | None) -> web.Application:
     # aiohttp's own cap sits above ours so the ingestion handler can answer 413 with a readable reason.
     web_app = web.Application(client_max_size=deps.settings.max_body_bytes + 1024 * 1024)
+    web_app[BODY_READ_TIMEOUT] = deps.settings.body_read_timeout_s
     handlers.register_http(web_app, deps)
     if bolt_app is not None:
-        async def slack_events(request: web.Request) -> web.Response:
-            bolt_request = await to_bolt_request(request)
-            return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
-
-        web_app.router.add_post("/slack/events", slack_events)
+        slack_events.register(web_app, deps, bolt_app)
     return web_app
 
 

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # One usage event above this many US dollars is rejected (a unit mistake or an attack must not use up a budget).
     max_event_cost_usd: float = Field(default=10_000.0, gt=0, le=9_000_000_000_000,
                                       validation_alias="TOKENBOT_MAX_EVENT_COST_USD")
+    # Seconds a client may take to send a request body; slower gets a 408 and the connection closed.
+    body_read_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="TOKENBOT_BODY_READ_TIMEOUT_S")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
     log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="TOKENBOT_LOG_FORMAT")
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.
