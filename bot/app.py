@@ -14,6 +14,7 @@ from handlers.http.usage import BODY_READ_TIMEOUT
 from bot.clock import Clock, SystemClock
 from bot.features.deps import Deps
 from bot.features.ingestion import Ingestion
+from bot.features.slash_gate import SlashGate
 from bot.domain.pricing import Pricer
 from bot.settings import Settings
 from bot.metrics import Metrics
@@ -46,8 +47,10 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
              if engine.dialect.name == "postgresql" else engine)
     for pool in {id(e): e for e in (engine, reads)}.values():  # statements per event, per answer: /metrics
         on_statement(pool, metrics.db_statements.inc)
+    # A command waits for a free slot at most half its acknowledgement budget, so even "busy" is answered in time.
+    gate = SlashGate(settings.slash_max_in_flight, settings.slash_ack_budget_s / 2)
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
-                requests=RequestStore(engine), metrics=metrics, reads=reads,
+                requests=RequestStore(engine), metrics=metrics, reads=reads, slash_gate=gate,
                 slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)
 
 
