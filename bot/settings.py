@@ -26,6 +26,16 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TOKENBOT_HOST")
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
+    # One usage event above this many US dollars is rejected (a unit mistake or an attack must not use up a budget).
+    max_event_cost_usd: float = Field(default=10_000.0, gt=0, le=9_000_000_000_000,
+                                      validation_alias="TOKENBOT_MAX_EVENT_COST_USD")
+    # Seconds a client may take to send a request body; slower gets a 408 and the connection closed.
+    body_read_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="TOKENBOT_BODY_READ_TIMEOUT_S")
+    # /tokens: answered in the acknowledgement when ready within this many seconds (Slack allows 3), else
+    # acknowledged with "working on it" and answered through the command's response_url.
+    slash_ack_budget_s: float = Field(default=2.0, gt=0, le=2.8, validation_alias="TOKENBOT_SLASH_ACK_BUDGET_S")
+    # Slash commands one process works on at once; beyond it (after a short wait) the answer is "busy, try again".
+    slash_max_in_flight: int = Field(default=32, ge=1, le=10_000, validation_alias="TOKENBOT_SLASH_MAX_IN_FLIGHT")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
     log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="TOKENBOT_LOG_FORMAT")
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.

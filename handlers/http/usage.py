@@ -1,6 +1,7 @@
 """`POST /v1/usage`: the gateway's usage events (JSON array, one object, or NDJSON), bearer-token protected."""
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -39,16 +40,29 @@ def too_large(message: str) -> web.Response:
     return resp
 
 
+# Seconds a client may take to send a request's body (TOKENBOT_BODY_READ_TIMEOUT_S, set at wiring).
+BODY_READ_TIMEOUT = web.AppKey("body_read_timeout_s", float)
+
+
 async def read_capped(request: web.Request, limit: int) -> bytes | web.Response:
+    """The body, or the answer refusing it: 413 above `limit`, 408 when the client is too slow to send it (a slow
+    upload must not hold a connection and its memory open for ever)."""
     if request.content_length is not None and request.content_length > limit:
         return too_large(f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
     chunks = []
     size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            return too_large(f"body exceeds the limit of {limit} bytes: send smaller batches")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(request.app.get(BODY_READ_TIMEOUT, 30.0)):
+            async for chunk in request.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > limit:
+                    return too_large(f"body exceeds the limit of {limit} bytes: send smaller batches")
+                chunks.append(chunk)
+    except TimeoutError:
+        log.info("request body too slow: %s %s after %d bytes", request.method, request.path, size)
+        resp = error(408, "the request body was not sent in time")
+        resp.force_close()
+        return resp
     return b"".join(chunks)
 
 

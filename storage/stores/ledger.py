@@ -12,8 +12,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.pricing import MICROS_PER_USD, Pricer
-from bot.domain.usage_events import Rejection, UsageEvent
-from storage.db import insert_for, is_sqlite
+from bot.domain.usage_events import Rejection, UsageEvent, dead_letter_text
+from storage.db import database_error, insert_for, is_sqlite
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
 from storage.stores.reservations import settle
@@ -177,9 +177,8 @@ class Ledger:
         return moved
 
     async def dead_letter(self, rejections: Iterable[Rejection], source: str, now_ts: int) -> None:
-        rows = [{"received_at": now_ts, "source": source, "item_index": r.index, "reason": r.reason,
-                 "raw": r.raw if isinstance(r.raw, str) else orjson.dumps(r.raw, default=str).decode()}
-                for r in rejections]
+        rows = [{"received_at": now_ts, "source": source[:64], "item_index": r.index,
+                 "reason": dead_letter_text(r.reason)[:2000], "raw": dead_letter_text(r.raw)} for r in rejections]
         if rows:
             async with self.writer(), self.engine.begin() as conn:
                 await conn.execute(insert(dead_letters), rows)
@@ -228,6 +227,10 @@ class Ledger:
         async with self.engine.connect() as conn:
             count, cost, tokens = (await conn.execute(stmt)).one()
         return {"events": count, "cost_micros": int(cost), "tokens": int(tokens)}
+
+    async def reachable(self) -> bool:
+        """Whether the database answers at all: tells "this item cannot be stored" from "nothing can be"."""
+        return await database_error(self.engine) is None
 
     def writer(self):  # noqa: ANN202
         """The in-process queue of SQLite writers (a no-op on PostgreSQL), for stores sharing this engine."""

@@ -4,6 +4,7 @@ It speaks the Web API's wire format (form or JSON bodies, `{"ok": ...}` answers,
 uses its real slack_sdk client against it through TOKENBOT_SLACK_API_URL. Nothing in the bot is patched."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed to its upload URL
     posted: list[Call] = field(default_factory=list)  # chat.postMessage calls that Slack accepted (no fault)
     complete_upload_without_files: bool = False  # files.completeUploadExternal answers ok with an empty `files`
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds Slack takes to answer it
     url: str = ""
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -98,6 +100,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
         self.calls.append(Call(method, params, token))
+        if self.delays.get(method):
+            await asyncio.sleep(self.delays[method])
         queue = self.faults.get(method)
         if queue:
             fault = queue[0]
