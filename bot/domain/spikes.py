@@ -47,6 +47,7 @@ class SpikeConfig:
     tail_quantile: float = 0.9  # the series' own usual jumps: this quantile of the residuals ...
     tail_margin: float = 1.0  # ... times this, is a floor of threshold x spread
     floor: float = 0.0  # spend per step the owner marked as expected: never a spike up to this
+    damp_fraction: float = 1.0  # log(value + damp_fraction x min_excess): how much small amounts are flattened
 
     def __post_init__(self) -> None:
         if self.step_seconds <= 0 or 86400 // self.step_seconds < 1:
@@ -85,7 +86,7 @@ def _lagged(history: Sequence[float], index: int, lag: int, count: int, limit: i
 
 
 def _damp(cfg: SpikeConfig) -> float:
-    return max(cfg.min_excess, 1e-9)
+    return max(cfg.damp_fraction * cfg.min_excess, 1e-9)
 
 
 def _log(x: float, damp: float) -> float:
