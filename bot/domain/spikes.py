@@ -32,7 +32,7 @@ class SpikeConfig:
     step_seconds: int  # series step
     min_excess: float = 1.0  # minimum (value - baseline) to alert, in series units
     threshold: float = 3.0  # robust z-score (log space) that alerts when the previous step was high too
-    threshold_alone: float = 4.5  # robust z-score that alerts on its own
+    threshold_alone: float = 4.0  # robust z-score that alerts on its own
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
     days: int = 7  # daily seasonal lags (same time, previous days)
@@ -44,10 +44,10 @@ class SpikeConfig:
     level_steps: int = 24  # a level held for half of these steps becomes the expectation (no cap)
     spread_slots: int = 2  # neighbouring slots (each side) pooled into the spread estimate
     spread_floor: float = 0.25  # floor of the log-space spread: team spend is never steadier than ~25%
-    tail_quantile: float = 0.9  # the series' own usual jumps: this quantile of the residuals ...
+    tail_quantile: float = 1.0  # the series' own usual jumps: this quantile of the residuals (1.0: the largest) ...
     tail_margin: float = 1.0  # ... times this, is a floor of threshold x spread
     floor: float = 0.0  # spend per step the owner marked as expected: never a spike up to this
-    damp_fraction: float = 1.0  # log(value + damp_fraction x min_excess): how much small amounts are flattened
+    damp_fraction: float = 0.5  # log(value + damp_fraction x min_excess): how much small amounts are flattened
 
     def __post_init__(self) -> None:
         if self.step_seconds <= 0 or 86400 // self.step_seconds < 1:
@@ -189,6 +189,7 @@ class SpikeDetector:
         self.last_index = -1  # last point judged; older indices are ignored, the same one only escalates
         self.in_episode = False
         self.alert_value = 0.0  # value at the last alert sent in this episode
+        self.alert_multiple = 0.0  # and its multiple of the expectation
         self.alerts = 0  # messages sent in this episode
         self.normal_run = 0  # consecutive normal points inside the episode
         self.last_high = False  # the last point judged was above `threshold` (for the persistence gate)
@@ -200,6 +201,7 @@ class SpikeDetector:
             "last_index": self.last_index,
             "in_episode": self.in_episode,
             "alert_value": self.alert_value,
+            "alert_multiple": self.alert_multiple,
             "alerts": self.alerts,
             "normal_run": self.normal_run,
             "last_high": self.last_high,
@@ -211,6 +213,7 @@ class SpikeDetector:
         det.last_index = int(d["last_index"])
         det.in_episode = bool(d["in_episode"])
         det.alert_value = float(d["alert_value"])
+        det.alert_multiple = float(d.get("alert_multiple", 0.0))
         det.normal_run = int(d["normal_run"])
         det.alerts = int(d.get("alerts", 1 if det.in_episode else 0))  # v1 states had no count
         det.last_high = bool(d.get("last_high", False))
@@ -238,7 +241,7 @@ class SpikeDetector:
         high = worth and score >= self.cfg.threshold
         anomalous = worth and (score >= self.cfg.threshold_alone or (high and self.last_high))
         if again:
-            if anomalous and value >= self.cfg.escalate_factor * self.alert_value:
+            if anomalous and self._grown(value, base):
                 return self._alert(index, value, base, score, "escalation")
             return None
         self.last_high = high
@@ -254,7 +257,7 @@ class SpikeDetector:
             # Grown by the factor since the last alert: worth one more message, then quiet again
             # until it doubles once more. High points only: a normal busy hour after an alert
             # at a quiet hour is not an escalation.
-            if value >= self.cfg.escalate_factor * self.alert_value:
+            if self._grown(value, base):
                 return self._alert(index, value, base, score, "escalation")
         else:
             self.normal_run += 1
@@ -262,14 +265,23 @@ class SpikeDetector:
                 self.in_episode = False
         return None
 
+    def _grown(self, value: float, base: Baseline) -> bool:
+        # Twice the money of the last message, and no less unusual: a night-time alert at $5 followed by a busy hour
+        # at $50 that is as far above *its* normal as before is the same episode (a new level), not an escalation.
+        return value >= self.cfg.escalate_factor * self.alert_value and _multiple(value, base) >= self.alert_multiple
+
     def _alert(self, index: int, value: float, base: Baseline, score: float, kind: str) -> SpikeVerdict:
         self.alert_value = value
         self.alerts += 1
-        if base.expected > 0:
-            multiple = value / base.expected
-        else:
-            multiple = math.inf if value > 0 else 1.0
+        multiple = _multiple(value, base)
+        self.alert_multiple = min(multiple, 1e12)  # JSON-safe
         return SpikeVerdict(index, value, base.expected, score, multiple, kind, self.alerts)
+
+
+def _multiple(value: float, base: Baseline) -> float:
+    if base.expected > 0:
+        return value / base.expected
+    return math.inf if value > 0 else 1.0
 
 
 def scan(det: SpikeDetector, series: Sequence[float], current: int) -> list[SpikeVerdict]:
