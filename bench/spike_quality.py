@@ -233,7 +233,8 @@ class NewRunner:
         self.calls = 0
 
     def scan(self, series: list[float], current: int, now: int) -> list[int]:
-        verdicts = spikes.scan(self.det, series, current)
+        elapsed = ((now - 1) % HOUR + 1) / HOUR  # `now` is the end of the data: an hour boundary means all of it
+        verdicts = spikes.scan(self.det, series, current, elapsed)
         self.calls += 1
         return [v.index for v in verdicts]
 
@@ -307,7 +308,7 @@ def replay(case: Case, make: Callable[[int], Runner]) -> tuple[list[int], int, f
         counts[h] += 1
         series.append(sums[h])  # the running hour, spend so far
         t0 = time.perf_counter()
-        hit = runner.scan(series, h, t)
+        hit = runner.scan(series, h, t + min(case.step, HOUR))  # the data up to the end of this raw step
         spent += time.perf_counter() - t0
         series.pop()
         if hit:

@@ -32,7 +32,8 @@ class SpikeConfig:
     step_seconds: int  # series step
     min_excess: float = 1.0  # minimum (value - baseline) to alert, in series units
     threshold: float = 3.0  # robust z-score (log space) that alerts when the previous step was high too
-    threshold_alone: float = 4.0  # robust z-score that alerts on its own
+    threshold_alone: float = 4.0  # robust z-score that alerts on its own ...
+    alone_excess: float = 1.0  # ... when its excess is at least this many min_excess (a volume gate)
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
     days: int = 7  # daily seasonal lags (same time, previous days)
@@ -188,7 +189,7 @@ class SpikeDetector:
         self.cfg = cfg
         self.last_index = -1  # last point judged; older indices are ignored, the same one only escalates
         self.in_episode = False
-        self.alert_value = 0.0  # value at the last alert sent in this episode
+        self.alert_value = 0.0  # run rate (value per whole step) at the last alert sent in this episode
         self.alert_multiple = 0.0  # and its multiple of the expectation
         self.alerts = 0  # messages sent in this episode
         self.normal_run = 0  # consecutive normal points inside the episode
@@ -222,11 +223,14 @@ class SpikeDetector:
     def copy(self) -> SpikeDetector:
         return SpikeDetector.from_state(self.cfg, self.state())
 
-    def update(self, history: Sequence[float], index: int) -> SpikeVerdict | None:
+    def update(self, history: Sequence[float], index: int, elapsed: float = 1.0) -> SpikeVerdict | None:
         """Judge point `index` (history[:index + 1] known); a verdict means: send an alert.
 
         The point judged last may be judged again when it has grown (the running hour fills up): that can only
-        escalate, never start an episode or count twice towards the gate or the cooldown.
+        escalate, never start an episode or count twice towards the gate or the cooldown. `elapsed`: the part of the
+        step its value covers (the running hour so far); the start of an episode is judged on the value itself (it
+        is already above normal), its growth on the run rate, value / elapsed, so an hour that merely fills up at a
+        steady rate is one message, and one whose rate doubles is another.
         """
         if index < self.last_index or (index == self.last_index and not self.in_episode):
             return None
@@ -239,10 +243,11 @@ class SpikeDetector:
         score = _score(value, base, self.cfg)
         worth = value - base.expected >= self.cfg.min_excess
         high = worth and score >= self.cfg.threshold
-        anomalous = worth and (score >= self.cfg.threshold_alone or (high and self.last_high))
+        alone = score >= self.cfg.threshold_alone and value - base.expected >= self.cfg.alone_excess * self.cfg.min_excess
+        anomalous = worth and (alone or (high and self.last_high))
         if again:
-            if anomalous and self._grown(value, base):
-                return self._alert(index, value, base, score, "escalation")
+            if anomalous and self._grown(value, elapsed, base):
+                return self._alert(index, value, elapsed, base, score, "escalation")
             return None
         self.last_high = high
 
@@ -250,32 +255,39 @@ class SpikeDetector:
             if not anomalous:
                 return None
             self.in_episode, self.normal_run, self.alerts = True, 0, 0
-            return self._alert(index, value, base, score, "new")
+            return self._alert(index, value, elapsed, base, score, "new")
 
         if high:
             self.normal_run = 0
             # Grown by the factor since the last alert: worth one more message, then quiet again
             # until it doubles once more. High points only: a normal busy hour after an alert
             # at a quiet hour is not an escalation.
-            if self._grown(value, base):
-                return self._alert(index, value, base, score, "escalation")
+            if self._grown(value, elapsed, base):
+                return self._alert(index, value, elapsed, base, score, "escalation")
         else:
             self.normal_run += 1
             if self.normal_run >= self.cfg.cooldown_steps:
                 self.in_episode = False
         return None
 
-    def _grown(self, value: float, base: Baseline) -> bool:
-        # Twice the money of the last message, and no less unusual: a night-time alert at $5 followed by a busy hour
+    def _grown(self, value: float, elapsed: float, base: Baseline) -> bool:
+        # Twice the rate of the last message, and no less unusual: a night-time alert at $5 followed by a busy hour
         # at $50 that is as far above *its* normal as before is the same episode (a new level), not an escalation.
-        return value >= self.cfg.escalate_factor * self.alert_value and _multiple(value, base) >= self.alert_multiple
+        rate = value / _clamp(elapsed)
+        return rate >= self.cfg.escalate_factor * self.alert_value and _multiple(rate, base) >= self.alert_multiple
 
-    def _alert(self, index: int, value: float, base: Baseline, score: float, kind: str) -> SpikeVerdict:
-        self.alert_value = value
+    def _alert(self, index: int, value: float, elapsed: float, base: Baseline, score: float, kind: str
+               ) -> SpikeVerdict:
+        rate = value / _clamp(elapsed)
+        self.alert_value = rate
         self.alerts += 1
         multiple = _multiple(value, base)
-        self.alert_multiple = min(multiple, 1e12)  # JSON-safe
+        self.alert_multiple = min(_multiple(rate, base), 1e12)  # JSON-safe
         return SpikeVerdict(index, value, base.expected, score, multiple, kind, self.alerts)
+
+
+def _clamp(elapsed: float) -> float:
+    return min(1.0, max(elapsed, 1 / 12))  # the first minutes of an hour say little about its rate
 
 
 def _multiple(value: float, base: Baseline) -> float:
@@ -284,9 +296,10 @@ def _multiple(value: float, base: Baseline) -> float:
     return math.inf if value > 0 else 1.0
 
 
-def scan(det: SpikeDetector, series: Sequence[float], current: int) -> list[SpikeVerdict]:
+def scan(det: SpikeDetector, series: Sequence[float], current: int, elapsed: float = 1.0) -> list[SpikeVerdict]:
     """One scan as the bot runs it: the complete points after the last one judged, in order, then the running point
-    `current` (series[current] is its value so far). `det` is updated in place.
+    `current` (series[current] is its value so far, `elapsed` the part of its step gone by). `det` is updated in
+    place.
 
     The running point changes the state only when it alerts (it is judged again, complete, next time); once it has
     alerted, later scans judge it again so that it escalates as it fills up.
@@ -296,7 +309,7 @@ def scan(det: SpikeDetector, series: Sequence[float], current: int) -> list[Spik
         if (v := det.update(series, i)) is not None:
             out.append(v)
     trial = det.copy()
-    if (v := trial.update(series, current)) is not None:
+    if (v := trial.update(series, current, elapsed)) is not None:
         out.append(v)
         det.__dict__.update(trial.__dict__)
     return out

@@ -186,7 +186,8 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackO
     # Complete hours since the last scan in order, then the running hour (kept only if it is already a spike, and
     # judged again as it fills up, so it escalates when it doubles within the hour).
     verdicts = [(start + v.index, v, v.index == hour - start)
-                for v in scan_series(det, series, hour - start) if start + v.index >= hour - ALERTABLE_HOURS]
+                for v in scan_series(det, series, hour - start, (now_ts - hour * 3600) / 3600)
+                if start + v.index >= hour - ALERTABLE_HOURS]
     all_sent = True
     for h, v, partial in verdicts:
         # One key per message: the episode's first on an hour, then one per escalation (also within the same hour).

@@ -153,3 +153,14 @@ def test_an_expected_level_is_no_spike_but_far_above_it_is() -> None:
     assert detect(series, with_floor(HOURLY, 45.0)) == []
     series[i] = 200.0
     assert [v.index for v in detect(series, with_floor(HOURLY, 45.0))] == [i]
+
+
+def test_an_hour_filling_up_at_a_steady_rate_is_one_message() -> None:
+    series = office_spend(days=35)
+    h = at(29, 14)  # usually $10
+    det = SpikeDetector(HOURLY)
+    sent = [v for part, so_far in [(0.25, 30.0), (0.5, 60.0), (0.75, 90.0), (1.0, 120.0)]
+            for v in scan(det, series[:h] + [so_far], h, elapsed=part)]
+    assert [(v.kind, v.value) for v in sent] == [("new", 30.0)]
+    # The next hour runs at twice that rate: $60 in its first quarter ($240/h against $120/h): one escalation.
+    assert [v.kind for v in scan(det, series[:h] + [120.0, 60.0], h + 1, elapsed=0.25)] == ["escalation"]
