@@ -110,6 +110,19 @@ class SlackOutbox:
             return None
         return ((info.get("user") or {}).get("profile") or {}).get("email") or None
 
+    async def channel_problem(self, channel: str) -> str | None:
+        """Why tokenbot cannot post to `channel` (conversations.info), in words for a form, or None when it can."""
+        try:
+            info = await self._call(self.quick_client.conversations_info, channel=channel)
+        except SlackSendError as exc:
+            if exc.code in ("channel_not_found", "not_in_channel", "invalid_channel"):
+                return "Slack has no such channel that tokenbot can see: choose it from the list, or invite tokenbot."
+            log.warning("conversations.info failed for %s: %s", channel, exc.code)
+            return "Slack did not say whether that channel exists; please try again."
+        if (info.get("channel") or {}).get("is_archived"):
+            return "That channel is archived."
+        return None
+
     async def user_id_for_email(self, email: str) -> str:
         """users.lookupByEmail; raises SlackSendError (`users_not_found`, ...) when there is none."""
         found = await self._call(self.client.users_lookupByEmail, email=email)

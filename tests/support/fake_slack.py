@@ -38,6 +38,7 @@ class FakeSlack:
     posted: list[Call] = field(default_factory=list)  # chat.postMessage calls that Slack accepted (no fault)
     complete_upload_without_files: bool = False  # files.completeUploadExternal answers ok with an empty `files`
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds Slack takes to answer it
+    channels: set[str] | None = None  # channels that exist (conversations.info); None: every well-formed id
     url: str = ""
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -151,6 +152,12 @@ class FakeSlack:
                 {"type": "message", "ts": c.params["_ts"], "text": c.params.get("text"),
                  **({"metadata": c.params["metadata"]} if with_meta and c.params.get("metadata") else {})}
                 for c in reversed(self.posted) if c.params.get("channel") == p.get("channel")]}
+        if method == "conversations.info":
+            channel = str(p.get("channel", ""))
+            exists = channel[:1] in "CGD" and channel[1:].isalnum() and (self.channels is None or channel in self.channels)
+            if not exists:
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": {"id": channel, "is_archived": False}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
             return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
