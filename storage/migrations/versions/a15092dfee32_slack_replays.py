@@ -1,7 +1,7 @@
 """slack_replays: keys of signed Slack requests already handled (a replay has its side effect once)
 
 Revision ID: a15092dfee32
-Revises: b5d2e8f41c07
+Revises: a7c4e2d91b36
 Create Date: 2026-11-22 21:30:00
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = 'a15092dfee32'
-down_revision = 'b5d2e8f41c07'
+down_revision = 'a7c4e2d91b36'
 branch_labels = None
 depends_on = None
 
