@@ -1,6 +1,7 @@
 """One settings object, loaded once at start-up from the environment and `.env`, then passed in."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -107,6 +108,9 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret's value, for the log redaction filter."""
         values = [t.get_secret_value() for t in self.ingest_tokens]
+        password = url_password(self.database_url)
+        if password:
+            values.append(password)
         for field in type(self).model_fields:
             value = getattr(self, field)
             if isinstance(value, SecretStr):
@@ -122,6 +126,19 @@ class Settings(BaseSettings):
         return missing
 
 
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
+
+
+def mask_url_passwords(text: str) -> str:
+    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`, wherever a URL appears in `text`."""
+    return _URL_PASSWORD.sub(r"\1***\3", text)
+
+
+def url_password(url: str) -> str | None:
+    match = _URL_PASSWORD.search(url)
+    return match.group(2) if match else None
+
+
 class SettingsError(Exception):
     """A bad setting, described in one line that names the variable."""
 
@@ -133,7 +150,11 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         variable = _variable_name(field)
-        raise SettingsError(f"bad setting {variable}: {first['msg']} (got {first.get('input')!r})") from None
+        info = Settings.model_fields.get(field) or next(
+            (f for f in Settings.model_fields.values() if f.validation_alias == field), None)
+        secret = info is not None and "SecretStr" in str(info.annotation)  # never echo a secret, even a bad one
+        got = "" if secret else f" (got {mask_url_passwords(repr(first.get('input')))[:200]})"
+        raise SettingsError(f"bad setting {variable}: {mask_url_passwords(str(first['msg']))}{got}") from None
 
 
 def _variable_name(field: str) -> str:

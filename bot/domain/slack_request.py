@@ -41,14 +41,34 @@ def body_problem(body: bytes, content_type: str) -> str | None:
         form = dict(parse_qsl(text, keep_blank_values=True))
         if "payload" in form:
             payload = json.loads(form["payload"])
-            problem = _object_problem(payload, "payload")
-            if problem is None and not isinstance(payload.get("type"), str):
-                return "payload has no type"
-            return problem
+            return _object_problem(payload, "payload") or payload_problem(payload)
     except (ValueError, RecursionError):  # json's errors are ValueErrors; a hostile depth is a RecursionError
         return "body is not valid JSON"
     if not form.get("command") and not form.get("ssl_check"):
         return "form is neither a slash command nor an interaction"
+    return None
+
+
+def payload_problem(payload: dict[str, Any]) -> str | None:
+    """The fields bolt reads without checking, in the types Slack sends them (bolt raises on anything else)."""
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        return "payload has no type"
+    user = payload.get("user")
+    if user is not None and not (isinstance(user, dict) and isinstance(user.get("id"), str)):
+        return "payload.user is not a Slack user"
+    if kind in ("view_submission", "view_closed"):
+        view = payload.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("type"), str) \
+                or not isinstance(view.get("callback_id"), str):
+            return "payload.view is not a Slack view"
+        if "state" in view and not isinstance(view["state"], dict):
+            return "payload.view.state is not an object"
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str)
+                                                    for a in actions):
+            return "payload.actions is not a list of Slack actions"
     return None
 
 

@@ -46,6 +46,9 @@ def register(web_app: web.Application, deps: Deps, bolt_app: AsyncApp) -> None:
             return _refuse(request, len(body), 400, problem)
         bolt_request = AsyncBoltRequest(body=body.decode("utf-8"), query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
-        return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
+        response = await bolt_app.async_dispatch(bolt_request)
+        if response.status >= 500:  # bolt failed on a payload the checks above let through: the request's fault
+            return _refuse(request, len(body), 400, "Slack payload could not be handled")
+        return await to_aiohttp_response(response)
 
     web_app.router.add_post("/slack/events", slack_events)

@@ -18,6 +18,7 @@ from bot.domain.format import escape
 from bot.features import requests as request_flow
 from bot.features import team as team_views
 from bot.features.deps import Deps
+from handlers.slack.guard import guarded
 from bot.features.home import publish_home
 from bot.features.identity import find_person
 from bot.features.me import me_for
@@ -169,4 +170,4 @@ async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, contex
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    app.command("/tokens")(on_tokens)
+    app.command("/tokens")(guarded(on_tokens))
