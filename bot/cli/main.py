@@ -209,9 +209,13 @@ async def _sync_org(deps, path: Path) -> list[str]:  # noqa: ANN001
     lines = await deps.org.sync(org, int(deps.clock.now().timestamp()))
     if deps.slack is not None:
         lines += await link_people_by_email(deps.org, deps.slack)
-    moved = await deps.ledger.reattribute(await deps.ingestion.directory())
+    directory = await deps.ingestion.directory()
+    moved = await deps.ledger.reattribute(directory)
     if moved:
         lines.append(f"{moved:,} earlier events of newly known people attributed to them")
+    moved = await deps.outcomes.reattribute(directory)
+    if moved:
+        lines.append(f"{moved:,} earlier outcome events (pull requests, commits) of newly known people attributed")
     return lines
 
 

@@ -21,6 +21,10 @@ def error(status: int, message: str) -> web.Response:
 
 
 def bearer_ok(request: web.Request, deps: Deps) -> bool:
+    return token_ok(request, deps.settings.ingest_tokens)
+
+
+def token_ok(request: web.Request, tokens: list) -> bool:  # noqa: ANN001
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -28,7 +32,7 @@ def bearer_ok(request: web.Request, deps: Deps) -> bool:
     presented = token.strip().encode()
     # Check every configured token, in constant time, so rotation (old and new both valid) works.
     ok = False
-    for allowed in deps.settings.ingest_tokens:
+    for allowed in tokens:
         ok |= hmac.compare_digest(presented, allowed.get_secret_value().encode())
     return ok
 
