@@ -23,10 +23,8 @@ and the service), never of when it was received.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import math
-import zlib
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,21 +95,8 @@ class CounterState:
 # ---------------------------------------------------------------------------------------------------- decoding
 
 
-def decode_request(signal: str, body: bytes, content_type: str, content_encoding: str = "") -> Message:
-    """An OTLP/HTTP body (protobuf or JSON, optionally gzip- or deflate-compressed) -> the export request message."""
-    encoding = content_encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise OtlpBodyError(f"Content-Encoding is gzip but the body is not valid gzip ({exc})") from None
-    elif encoding == "deflate":
-        try:
-            body = zlib.decompress(body)
-        except zlib.error as exc:
-            raise OtlpBodyError(f"Content-Encoding is deflate but the body is not valid deflate ({exc})") from None
-    elif encoding not in ("", "identity"):
-        raise OtlpBodyError(f"Content-Encoding {encoding!r} is not supported: send gzip, deflate or none")
+def decode_request(signal: str, body: bytes, content_type: str) -> Message:
+    """An OTLP/HTTP body (protobuf or JSON, already inflated) -> the export request message."""
     message = REQUEST_TYPES[signal]()
     if media_type(content_type) == JSON:
         try:
