@@ -340,13 +340,14 @@ def counter_delta(point: CounterPoint, state: CounterState | None) -> tuple[floa
 
     Delta points are their own increment. A cumulative point adds what it grew since the last value seen in the same
     series run (same start time); a new start time or a smaller value means the exporter restarted and counts from
-    zero again, so the whole value is new. A point no newer than the last one (a retry) adds nothing."""
+    zero again, so the whole value is new. A point of the same run no newer than the last one (a retry, a late
+    batch) adds nothing."""
     if not point.cumulative:
         return point.value, state
+    if state is not None and point.start_ns == state.start_ns and point.time_ns <= state.time_ns:
+        return 0.0, state  # a retry, or an older point of this run arriving late: already counted
     if state is None or point.start_ns != state.start_ns or point.value < state.value:
         return point.value, CounterState(point.start_ns, point.time_ns, point.value)
-    if point.time_ns <= state.time_ns:
-        return 0.0, state
     return point.value - state.value, CounterState(point.start_ns, point.time_ns, point.value)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from argparse import Namespace
 from datetime import timedelta
 
 import aiohttp
@@ -218,7 +219,7 @@ async def test_org_prices_replace_claude_codes_own_cost(bot) -> None:
     assert event["metadata"]["reported_cost_usd"] == 0.0999
 
 
-async def test_a_source_authoritative_for_a_provider_counts_it_and_otlp_shows_the_overlap(bot) -> None:
+async def test_a_source_authoritative_for_a_provider_counts_it_and_otlp_shows_the_overlap(bot, capsys) -> None:  # noqa: ANN001
     org = ORG_YAML + "sources:\n  - {authoritative: litellm, providers: [anthropic]}\n"
     await bot.deps.org.sync(parse_org(org), int(NOW.timestamp()))
     client = ClaudeCode(bot.url, OTLP_TOKEN)
@@ -233,6 +234,12 @@ async def test_a_source_authoritative_for_a_provider_counts_it_and_otlp_shows_th
     assert len(overlap) == 2 and {r["counted_by"] for r in overlap} == {"litellm"}
     [total] = await bot.deps.outcomes.overlap(0, int(NOW.timestamp()) + 86400)
     assert (total.source, total.counted_by, total.requests, total.cost_micros) == ("otlp", "litellm", 2, 24_600)
+    # `tokenbot reconcile` shows it
+    from bot.cli.main import cmd_reconcile
+
+    assert await cmd_reconcile(bot.deps.settings, Namespace(month="2026-11", provider=None, all_days=False)) == 0
+    assert ("overlap 2026-11: 2 requests ($0.02) reported by otlp and counted from litellm (org file `sources:`), "
+            "not counted twice") in capsys.readouterr().out
 
 
 async def post(bot, path: str, body: bytes, content_type: str = "application/x-protobuf",  # noqa: ANN001
