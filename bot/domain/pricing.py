@@ -57,6 +57,10 @@ class Pricer:
             self._overrides = dict(overrides)
             self._cache.clear()
 
+    def has_override(self, model: str) -> bool:
+        """Whether the org file prices this model itself (a source's own cost figure is then replaced)."""
+        return model.lower() in self._overrides
+
     def cost_micros(self, model: str, provider: str | None, input_tokens: int, output_tokens: int,
                     cached_input_tokens: int, ts: int) -> int | None:
         """Cost of one request in micro-USD, or None when the model has no known price."""

@@ -37,6 +37,8 @@ org_state = Table(
     # Changes made by admins in Slack since the last `org export`: a sync from an older file would undo them.
     Column("slack_edits", Integer, nullable=False, default=0),
     Column("price_overrides", JSON, nullable=False, default=dict),  # model -> PriceOverride fields
+    # Which source counts which requests when two see the same ones (org file `sources:`), a list of rules.
+    Column("source_precedence", JSON, nullable=False, default=list),
 )
 
 teams = Table(
