@@ -34,6 +34,7 @@ class UsageEvent:
     cached_input_tokens: int
     cost_usd: float | None
     metadata: dict[str, Any] | None
+    requests: int = 1  # model requests this record sums (a provider's usage bucket: its own count)
 
 
 @dataclass(slots=True)
@@ -145,6 +146,10 @@ def parse_event(item: Any, now_ts: int) -> UsageEvent | str:
     if cached > input_tokens:
         return "cached_input_tokens: cannot exceed input_tokens (cached tokens are part of the input)"
 
+    requests = _token_count(item, "requests", required=False) if item.get("requests") is not None else 1
+    if isinstance(requests, str):
+        return requests
+
     cost = item.get("cost_usd")
     if cost is not None:
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost):
@@ -164,7 +169,7 @@ def parse_event(item: Any, now_ts: int) -> UsageEvent | str:
         id=event_id, ts=ts, user=user.strip().lower(), team=team.strip().lower() if team else None,
         model=model.strip(), provider=provider.strip().lower() if provider else None,
         input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=cached,
-        cost_usd=cost, metadata=metadata,
+        cost_usd=cost, metadata=metadata, requests=requests,
     )
 
 

@@ -28,7 +28,9 @@ def anthropic_cost_micros(result: dict[str, Any]) -> int:
     if currency != "USD":
         raise ValueError(f"a cost in {currency}, not USD")
     amount = result.get("amount")
-    return 0 if amount is None else cents_to_micros(amount)
+    if amount is None:  # an unknown shape: fail loudly, never a silent $0
+        raise ValueError(f"a cost result without `amount`: {str(result)[:200]}")
+    return cents_to_micros(amount)
 
 
 def anthropic_cost_params(start: int, end: int, page: str | None) -> list[tuple[str, str]]:

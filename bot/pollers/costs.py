@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+import logging
+
 import aiohttp
 
 from bot.features.deps import Deps
@@ -21,6 +23,7 @@ from bot.pollers.common import TIMEOUT, PollError, Sleep, get_json, iso
 from storage.stores.billing import DAY, BillingStore
 from storage.stores.ingest_state import CursorStore
 
+log = logging.getLogger(__name__)
 REVISE_DAYS = 7
 MAX_BACKFILL_DAYS = 92
 
@@ -124,13 +127,17 @@ async def poll_daily_costs(deps: Deps, *, provider: str, source: str, label: str
                     if b_end > end or b_start < start:
                         continue  # the day has not ended yet (or is outside the range asked for)
                     day = day_str(b_start)
-                    total = sum(amount(r) for r in bucket.get("results") or [])
+                    results = bucket.get("results")
+                    if not isinstance(results, list):  # never a silent $0 replacing the day's figure
+                        raise PollError(f"{label} answered a bucket without a `results` list: {str(bucket)[:200]}")
+                    total = sum(amount(r) for r in results)
                     figures[day] = figures.get(day, 0) + total
                     seen.add(day)
                     last_end = b_end if last_end is None else max(last_end, b_end)
             except (PollError, KeyError, TypeError, ValueError) as exc:
                 what = exc if isinstance(exc, PollError) else f"{label} answered an unexpected shape: {exc!r}"
                 report.error = f"{what}; the days read before are kept, the next poll reads the range again"
+                log.error("cost poll failed: %s", report.error)
                 return report
             report.pages += 1
             if seen:

@@ -22,14 +22,16 @@ BUCKETS_PER_PAGE = 180  # OpenAI's maximum
 def openai_cost_micros(result: dict[str, Any]) -> int:
     """One cost result -> micro-USD (pure). A currency other than USD is an error, never silently summed."""
     amount = result.get("amount")
-    if amount is None:
-        return 0
+    if amount is None:  # an unknown shape: fail loudly, never a silent $0
+        raise ValueError(f"a cost result without `amount`: {str(result)[:200]}")
     if not isinstance(amount, dict):
         raise ValueError(f"amount is not an object: {amount!r}")
     currency = str(amount.get("currency") or "usd").lower()
     if currency != "usd":
         raise ValueError(f"a cost in {currency.upper()}, not USD")
-    return usd_to_micros(amount.get("value", 0))
+    if "value" not in amount:
+        raise ValueError(f"a cost amount without `value`: {amount!r}")
+    return usd_to_micros(amount["value"])
 
 
 def openai_cost_params(start: int, end: int, page: str | None) -> list[tuple[str, str]]:
