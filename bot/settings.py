@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     admin_digest_hour: int = Field(default=8, ge=0, le=23, validation_alias="TOKENBOT_ADMIN_DIGEST_HOUR")  # UTC
     retention_days: int = Field(default=400, ge=7, validation_alias="TOKENBOT_RETENTION_DAYS")  # raw events; rollups stay
     poll_interval_s: int = Field(default=900, ge=60, validation_alias="TOKENBOT_POLL_INTERVAL_S")
+    # Where the OpenAI/Anthropic usage pollers start on a fresh install: unset, the start of the current UTC month
+    # (every day reconciliation compares); else this many days back. `tokenbot poll <provider> --since` backfills.
+    poll_first_lookback_days: int | None = Field(default=None, ge=0, le=400,
+                                                 validation_alias="TOKENBOT_POLL_FIRST_LOOKBACK_DAYS")
     litellm_url: str | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_URL")
     litellm_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_ADMIN_KEY")
     openai_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_OPENAI_ADMIN_KEY")
