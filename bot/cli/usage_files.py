@@ -45,7 +45,10 @@ def provider_usage_items(items: list[Any]) -> list[Any] | None:
         else:
             start, end = int(bucket["start_time"]), int(bucket["end_time"])
             to_event = openai_result_to_event
-        events += [e for r in bucket["results"] if isinstance(r, dict) and (e := to_event(start, end, r)) is not None]
+        try:
+            events += [e for r in bucket["results"] if isinstance(r, dict) and (e := to_event(start, end, r)) is not None]
+        except ValueError as exc:  # a result of an unknown shape: the whole file is refused, nothing stored as $0
+            raise BodyError(f"a usage bucket starting {start} has a result of an unknown shape: {exc}") from None
     return events
 
 
