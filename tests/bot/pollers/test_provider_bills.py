@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain.org import parse_org
 from bot.domain.reconcile_breakdown import breakdown, breakdown_plain, by_dimension
+from bot.features.me import me_report
 from bot.features.reconciliation import load_breakdown, load_reconciliation
 from bot.pollers.anthropic_costs import poll_anthropic_costs
 from bot.pollers.anthropic_usage import SOURCE as ANTHROPIC_SOURCE
@@ -26,7 +28,7 @@ from bot.pollers.openai_usage import SOURCE as OPENAI_SOURCE
 from bot.pollers.openai_usage import poll_openai_usage
 from storage.stores.ingest_state import CursorStore
 from storage.tables.core import usage_events, usage_hourly
-from tests.conftest import NOW
+from tests.conftest import NOW, ORG_YAML
 from tests.support.provider_month import Month, ProviderFakes, build_month, load, start_provider
 from tests.support.pollers import deps_with
 
@@ -133,8 +135,15 @@ async def test_reading_the_month_again_counts_nothing_twice(bot, providers) -> N
 
 async def test_request_counts_are_the_providers_own(bot, providers) -> None:  # noqa: ANN001
     month, openai, anthropic = providers
+    await bot.deps.org.sync(parse_org(ORG_YAML.replace("gateway_ids: [ada, sk-ada]", "gateway_ids: [ada, key_ada1]")),
+                            int(NOW.timestamp()))
     deps = deps_for(bot, openai, anthropic)
     await poll_openai_usage(deps)
+    # what `tokenbot usage show --user ada` and /tokens me show: the provider's num_model_requests of her key
+    ada = await bot.deps.org.person_by_ref("ada")
+    shown = await me_report(bot.deps.ledger, ada, await bot.deps.org.team(ada.team_id), NOW)
+    assert shown.usage.month.requests == sum(r["num_model_requests"] for results in month.openai_usage.values()
+                                       for r in results if r["api_key_id"] == "key_ada1")
     reported = sum(r["num_model_requests"] for results in month.openai_usage.values() for r in results)
     async with bot.deps.engine.connect() as conn:
         events = (await conn.execute(select(func.count()).select_from(usage_events))).scalar_one()
