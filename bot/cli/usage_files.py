@@ -10,7 +10,7 @@ import orjson
 
 from bot.domain.usage_events import BodyError, split_body
 
-_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens")
+_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "requests")
 
 
 def read_usage_file(path: Path) -> list[Any]:

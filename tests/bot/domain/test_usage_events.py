@@ -38,3 +38,12 @@ def test_body_shapes() -> None:
         except BodyError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+def test_requests_default_to_one_and_take_a_providers_count() -> None:
+    base = {"id": "b1", "timestamp": NOW - 60, "user": "ada", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 2}
+    assert parse_event(base, NOW).requests == 1
+    assert parse_event(base | {"requests": 3795}, NOW).requests == 3795
+    assert parse_event(base | {"requests": 0}, NOW).requests == 0
+    assert parse_event(base | {"requests": -1}, NOW) == "requests: cannot be negative"
+    assert parse_event(base | {"requests": "many"}, NOW) == "requests: must be a whole number >= 0, got a string"
