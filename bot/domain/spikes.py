@@ -35,7 +35,8 @@ class SpikeConfig:
     threshold_alone: float = 4.0  # robust z-score that alerts on its own ...
     alone_excess: float = 1.0  # ... when its excess is at least this many min_excess (a volume gate)
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
-    escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
+    escalate_factor: float = 2.0  # re-alert when an episode's run rate reaches this multiple of the last alert's
+    min_elapsed: float = 1 / 3  # a running step's rate is value / max(elapsed, this): its first minutes say little
     days: int = 7  # daily seasonal lags (same time, previous days)
     weeks: int = 4  # weekly seasonal lags (same time and weekday, previous weeks)
     min_days: int = 2  # warm-up: daily samples needed before any judgement
@@ -270,24 +271,23 @@ class SpikeDetector:
                 self.in_episode = False
         return None
 
+    def _clamp(self, elapsed: float) -> float:
+        return min(1.0, max(elapsed, self.cfg.min_elapsed))
+
     def _grown(self, value: float, elapsed: float, base: Baseline) -> bool:
         # Twice the rate of the last message, and no less unusual: a night-time alert at $5 followed by a busy hour
         # at $50 that is as far above *its* normal as before is the same episode (a new level), not an escalation.
-        rate = value / _clamp(elapsed)
+        rate = value / self._clamp(elapsed)
         return rate >= self.cfg.escalate_factor * self.alert_value and _multiple(rate, base) >= self.alert_multiple
 
     def _alert(self, index: int, value: float, elapsed: float, base: Baseline, score: float, kind: str
                ) -> SpikeVerdict:
-        rate = value / _clamp(elapsed)
+        rate = value / self._clamp(elapsed)
         self.alert_value = rate
         self.alerts += 1
         multiple = _multiple(value, base)
         self.alert_multiple = min(_multiple(rate, base), 1e12)  # JSON-safe
         return SpikeVerdict(index, value, base.expected, score, multiple, kind, self.alerts)
-
-
-def _clamp(elapsed: float) -> float:
-    return min(1.0, max(elapsed, 1 / 12))  # the first minutes of an hour say little about its rate
 
 
 def _multiple(value: float, base: Baseline) -> float:
