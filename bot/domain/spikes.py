@@ -120,14 +120,18 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
     Cost: a few medians of k <= days + weeks samples per neighbouring and recent slot; never O(n).
     """
     damp, day = _damp(cfg), cfg.points_per_day
-    cache: dict[int, tuple[list[float], list[float]]] = {}
+    weekly_cache: dict[int, list[float]] = {}
+    daily_cache: dict[int, list[float]] = {}
 
-    def lags(i: int) -> tuple[list[float], list[float]]:  # (weekly, daily) log samples of slot i
-        if i not in cache:
-            weekly = _lagged(history, i, 7 * day, cfg.weeks, index)
-            daily = _lagged(history, i, day, cfg.days, index)
-            cache[i] = ([_log(x, damp) for x in weekly], [_log(x, damp) for x in daily])
-        return cache[i]
+    def weekly(i: int) -> list[float]:  # log samples of slot i in previous weeks
+        if i not in weekly_cache:
+            weekly_cache[i] = [_log(x, damp) for x in _lagged(history, i, 7 * day, cfg.weeks, index)]
+        return weekly_cache[i]
+
+    def daily(i: int) -> list[float]:  # and on previous days (only computed when the weeks are too few)
+        if i not in daily_cache:
+            daily_cache[i] = [_log(x, damp) for x in _lagged(history, i, day, cfg.days, index)]
+        return daily_cache[i]
 
     centers: dict[int, float | None] = {}
 
@@ -136,11 +140,12 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
         # until then the same time of previous days (weekends then look busy: we only lose
         # sensitivity there, we do not raise false alarms).
         if i not in centers:
-            weekly, daily = lags(i)
-            if len(weekly) >= cfg.min_weeks:
-                centers[i] = median(weekly)
+            w = weekly(i)
+            if len(w) >= cfg.min_weeks:
+                centers[i] = median(w)
             else:
-                centers[i] = median(daily) if len(daily) >= cfg.min_days else None
+                d = daily(i)
+                centers[i] = median(d) if len(d) >= cfg.min_days else None
         return centers[i]
 
     mid = center(index)
@@ -150,13 +155,12 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
     # Spread: how far a sample falls from the median of its peers (leave-one-out), which is the error
     # we make when judging a new point against a median of k samples. The plain MAD of k <= 7
     # samples around their own median is biased low (~0.7 sigma for k = 4) and turns noise into
-    # alerts. Pooling both lag groups of this slot and its neighbours gives ~50 residuals instead of 4.
+    # alerts. Pooling the lag group of this slot and its neighbours gives ~20-35 residuals instead of 4-7.
     # Only the lag group that gives the center: daily lags mix weekdays and weekends, which is no noise once weeks are
     # in use.
-    use_weekly = len(lags(index)[0]) >= cfg.min_weeks
+    group = weekly if len(weekly(index)) >= cfg.min_weeks else daily
     residuals = sorted(r for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1)
-                       for group in lags(i)[0 if use_weekly else 1:1 if use_weekly else 2] if len(group) >= 2
-                       for r in _loo_residuals(group))
+                       if len(g := group(i)) >= 2 for r in _loo_residuals(g))
     sigma = max(_MAD_TO_SIGMA * median(residuals) if residuals else 0.0, cfg.spread_floor)
     if residuals:
         # Heavy tails: a series whose normal hours often jump 3x must jump beyond that to alert.
