@@ -222,7 +222,11 @@ def _map_metric(metric: MetricRec, resource: dict[str, Any], known: Container[st
         return
     for point in metric.points:
         attrs = point.attrs
-        if not math.isfinite(point.value) or point.value < 0:
+        if not (0 <= point.start_ns < 2**63 and 0 < point.time_ns < 2**63):
+            out.events.append(Rejection(0, f"{metric.name}: time_unix_nano is missing or out of range",
+                                        _summary(attrs, resource)))
+            continue
+        if not math.isfinite(point.value) or point.value < 0 or point.value > 1e15:
             out.events.append(Rejection(0, f"{metric.name}: value {point.value!r} is not a count >= 0",
                                         _summary(attrs, resource)))
             continue
@@ -299,14 +303,13 @@ def _record_time(record: LogRec) -> float | None:
 def _record_hash(resource: dict[str, Any], record: LogRec) -> str:
     """What a log record says, hashed: its service, time, body and attributes (not resource attributes a collector
     may add on the way, and not the observed time)."""
-    doc = [resource.get("service.name"), record.time_ns, record.body,
-           sorted((k, repr(v)) for k, v in record.attrs.items())]
-    return hashlib.sha256(orjson.dumps(doc, default=repr)).hexdigest()[:40]
+    doc = [resource.get("service.name"), record.time_ns, record.body, record.attrs]
+    return hashlib.sha256(orjson.dumps(doc, default=repr, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
 
 
 def _stream_key(metric: str, resource: dict[str, Any], attrs: dict[str, Any]) -> str:
-    doc = [metric, sorted((k, repr(v)) for k, v in resource.items()), sorted((k, repr(v)) for k, v in attrs.items())]
-    return hashlib.sha256(orjson.dumps(doc)).hexdigest()[:40]
+    doc = [metric, resource, attrs]
+    return hashlib.sha256(orjson.dumps(doc, default=repr, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
 
 
 def _summary(attrs: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:

@@ -221,7 +221,10 @@ def _json_value(value: Any, where: str) -> Any:
     if "stringValue" in v:
         return v["stringValue"] if isinstance(v["stringValue"], str) else str(v["stringValue"])
     if "intValue" in v:
-        return _int(v["intValue"], f"{where}.intValue")
+        n = _int(v["intValue"], f"{where}.intValue")
+        if not -(2**63) <= n < 2**63:
+            raise _Shape(f"{where}.intValue is outside the 64-bit range")
+        return n
     if "doubleValue" in v:
         d = v["doubleValue"]
         if isinstance(d, str):  # "NaN", "Infinity" in protobuf's JSON
