@@ -180,7 +180,7 @@ async def test_user_mapping_is_configurable(bot) -> None:
     assert event["person_id"] == await person_id(bot, "grace@test.example")
 
 
-async def test_unknown_users_are_kept_and_attributed_once_the_org_file_names_them(bot) -> None:
+async def test_unknown_users_are_kept_and_attributed_once_the_org_file_names_them(bot, capsys) -> None:  # noqa: ANN001
     newcomer = ClaudeCode(bot.url, OTLP_TOKEN, user={"user.email": "lin@test.example", "user.account_uuid": "acc-lin"})
     await asyncio.to_thread(newcomer.api_requests, [ApiRequest(T_NS)])
     await asyncio.to_thread(newcomer.outcomes, 1, 2)
@@ -205,6 +205,11 @@ async def test_unknown_users_are_kept_and_attributed_once_the_org_file_names_the
     assert {r["person_id"] for r in await rows(bot, select(usage_events).where(
         usage_events.c.user_ref == "lin@test.example"))} == {lin}
     assert {r["person_id"] for r in await rows(bot, select(outcome_events))} == {lin}
+    from bot.cli.main import cmd_usage_outcomes
+
+    assert await cmd_usage_outcomes(bot.deps.settings, Namespace(month="2026-11")) == 0
+    assert capsys.readouterr().out == ("outcomes 2026-11 (UTC): pull requests, commits\n"
+                                       "lin@test.example: 1 pull requests, 2 commits\n")
 
 
 async def test_org_prices_replace_claude_codes_own_cost(bot) -> None:
