@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     # GovSlack, egress proxies and the tests' fake Slack need a different Web API base URL.
     slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, validation_alias="TOKENBOT_SLACK_API_URL")
     ingest_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="TOKENBOT_INGEST_TOKENS")
+    # OTLP receiver (/v1/logs, /v1/metrics, /v1/traces): its own bearer tokens, because they sit in every
+    # engineer's Claude Code settings (a leaked one can only send telemetry, not post usage as any gateway user).
+    otlp_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="TOKENBOT_OTLP_TOKENS")
+    # Span, log-record or resource attributes naming the user, first found wins (the first the org file knows).
+    otlp_user_attributes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["user.email", "enduser.id", "user.id", "user.account_uuid", "user.account_id"],
+        validation_alias="TOKENBOT_OTLP_USER_ATTRIBUTES")
     org_file: Path | None = Field(default=None, validation_alias="TOKENBOT_ORG_FILE")
     host: str = Field(default="127.0.0.1", validation_alias="TOKENBOT_HOST")
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
@@ -58,6 +65,10 @@ class Settings(BaseSettings):
     admin_digest_hour: int = Field(default=8, ge=0, le=23, validation_alias="TOKENBOT_ADMIN_DIGEST_HOUR")  # UTC
     retention_days: int = Field(default=400, ge=7, validation_alias="TOKENBOT_RETENTION_DAYS")  # raw events; rollups stay
     poll_interval_s: int = Field(default=900, ge=60, validation_alias="TOKENBOT_POLL_INTERVAL_S")
+    # Where the OpenAI/Anthropic usage pollers start on a fresh install: unset, the start of the current UTC month
+    # (every day reconciliation compares); else this many days back. `tokenbot poll <provider> --since` backfills.
+    poll_first_lookback_days: int | None = Field(default=None, ge=0, le=400,
+                                                 validation_alias="TOKENBOT_POLL_FIRST_LOOKBACK_DAYS")
     litellm_url: str | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_URL")
     litellm_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_ADMIN_KEY")
     openai_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_OPENAI_ADMIN_KEY")
@@ -68,7 +79,7 @@ class Settings(BaseSettings):
     reconcile_threshold_pct: float = Field(default=5.0, ge=0, validation_alias="TOKENBOT_RECONCILE_THRESHOLD_PCT")
     reconcile_min_usd: float = Field(default=1.0, ge=0, validation_alias="TOKENBOT_RECONCILE_MIN_USD")
 
-    @field_validator("ingest_tokens", mode="before")
+    @field_validator("ingest_tokens", "otlp_tokens", "otlp_user_attributes", mode="before")
     @classmethod
     def _split_tokens(cls, value: object) -> object:
         if isinstance(value, str):
@@ -108,7 +119,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret's value, for the log redaction filter."""
-        values = [t.get_secret_value() for t in self.ingest_tokens]
+        values = [t.get_secret_value() for t in (*self.ingest_tokens, *self.otlp_tokens)]
         password = url_password(self.database_url)
         if password:
             values.append(password)

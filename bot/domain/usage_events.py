@@ -41,6 +41,7 @@ class UsageEvent:
     cost_usd: float | None
     metadata: dict[str, Any] | None
     index: int = -1  # its position in the batch it came in, for a per-item report
+    requests: int = 1  # model requests this record sums (a provider's usage bucket: its own count)
 
 
 @dataclass(slots=True)
@@ -159,6 +160,10 @@ def parse_event(item: Any, now_ts: int, max_cost_usd: float = DEFAULT_MAX_EVENT_
     if cached > input_tokens:
         return "cached_input_tokens: cannot exceed input_tokens (cached tokens are part of the input)"
 
+    requests = _token_count(item, "requests", required=False) if item.get("requests") is not None else 1
+    if isinstance(requests, str):
+        return requests
+
     cost = item.get("cost_usd")
     if cost is not None:
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost):
@@ -182,7 +187,7 @@ def parse_event(item: Any, now_ts: int, max_cost_usd: float = DEFAULT_MAX_EVENT_
         id=event_id, ts=ts, user=user.strip().lower(), team=team.strip().lower() if team else None,
         model=model.strip(), provider=provider.strip().lower() if provider else None,
         input_tokens=input_tokens, output_tokens=output_tokens, cached_input_tokens=cached,
-        cost_usd=cost, metadata=metadata,
+        cost_usd=cost, metadata=metadata, requests=requests,
     )
 
 

@@ -14,6 +14,7 @@ from bot.slack.outbox import SlackOutbox
 from storage.stores.insights import InsightStore
 from storage.stores.ledger import Ledger
 from storage.stores.org import OrgStore
+from storage.stores.outcomes import OutcomeStore
 from storage.stores.requests import RequestStore
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ class Deps:
         if self.reads is not None and self.reads is not self.engine:
             await self.reads.dispose()
         await self.engine.dispose()
+
+    @property
+    def outcomes(self) -> OutcomeStore:
+        """Outcome events (pull requests, commits), OTLP counter state and the sources' overlap."""
+        return OutcomeStore(self.engine, self.ledger.writer)
 
     @property
     def insights(self) -> InsightStore:

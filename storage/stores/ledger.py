@@ -121,7 +121,8 @@ class Ledger:
         return {"id": e.id, "ts": e.ts, "user_ref": e.user, "person_id": person_id, "team_id": team_id,
                 "model": e.model, "provider": e.provider, "input_tokens": e.input_tokens,
                 "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
-                "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts}
+                "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts,
+                "requests": e.requests}
 
     async def _add_to_rollups(self, conn: AsyncConnection,
                               deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
@@ -150,7 +151,7 @@ class Ledger:
         Moves their rollup amounts from the 'unmapped' rows to the person's (and, if it had none, team's) rows, so
         history is never recomputed from raw events (which retention may have pruned)."""
         columns = [usage_events.c[c] for c in ("ts", "team_id", "model", "input_tokens", "output_tokens",
-                                                "cached_input_tokens", "cost_micros")]
+                                                "cached_input_tokens", "cost_micros", "requests")]
         async with self.writer(), self.engine.begin() as conn:
             refs = [r for r in (await conn.execute(select(usage_events.c.user_ref).distinct()
                                                    .where(usage_events.c.person_id.is_(None)))).scalars()
@@ -252,8 +253,9 @@ def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[
     for r in rows:
         hour = r["ts"] // 3600
         cost = r["cost_micros"]
-        values = (sign, sign * r["input_tokens"], sign * r["output_tokens"], sign * r["cached_input_tokens"],
-                  sign * (cost or 0), sign if cost is None else 0)
+        n = sign * r.get("requests", 1)  # the provider's own request count for a usage-report bucket
+        values = (n, sign * r["input_tokens"], sign * r["output_tokens"], sign * r["cached_input_tokens"],
+                  sign * (cost or 0), n if cost is None else 0)
         for acc in (person[(r["person_id"] or 0, hour, r["team_id"], r["model"])], team[(r["team_id"], hour, r["model"])]):
             for i, v in enumerate(values):
                 acc[i] += v
