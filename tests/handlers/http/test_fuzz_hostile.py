@@ -141,6 +141,8 @@ async def test_forged_slack_payloads_never_5xx(bot) -> None:  # noqa: ANN001
         block_action_body("budget_request_deny", "1", "U0BOSS", url),
         block_action_body("budget_request_cancel", "1", "U0ADA", url),
         block_action_body("budget_request_open", "", "U0ADA", url),
+        block_action_body("warning_snooze", "spike:team:1:490000", "U0BOSS", url),
+        block_action_body("warning_expected", "line:person:1:2026-11:80", "U0ADA", url),
         view_submission_body("budget_request_submit", "U0ADA",
                              {"amount": {"amount": {"value": "20"}}, "reason": {"reason": {"value": "<!here> pls"}},
                               "period": {"period": {"selected_option": {"value": "month"}}}}),
