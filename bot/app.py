@@ -47,8 +47,7 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
              if engine.dialect.name == "postgresql" else engine)
     for pool in {id(e): e for e in (engine, reads)}.values():  # statements per event, per answer: /metrics
         on_statement(pool, metrics.db_statements.inc)
-    # A command waits for a free slot at most half its acknowledgement budget, so even "busy" is answered in time.
-    gate = SlashGate(settings.slash_max_in_flight, settings.slash_ack_budget_s / 2)
+    gate = SlashGate(settings.slash_max_in_flight)
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
                 requests=RequestStore(engine), metrics=metrics, reads=reads, slash_gate=gate,
                 slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)

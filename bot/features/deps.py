@@ -34,7 +34,7 @@ class Deps:
     slack: SlackOutbox | None = None  # every send outside a listener's own answer; None without a token
     reads: AsyncEngine | None = None  # read-only answers (`/tokens me`): autocommit on PostgreSQL; else `engine`
     # Slash commands worked on at once (TOKENBOT_SLASH_MAX_IN_FLIGHT); built at wiring, a default for tests' Deps.
-    slash_gate: SlashGate = field(default_factory=lambda: SlashGate(32, 1.0))
+    slash_gate: SlashGate = field(default_factory=lambda: SlashGate(1000))
 
     @property
     def read_engine(self) -> AsyncEngine:
