@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.domain.pricing import MICROS_PER_USD, Pricer
 from bot.domain.usage_events import Rejection, UsageEvent, dead_letter_text
 from storage.db import database_error, insert_for, is_sqlite
+from storage.sqlite_writer import SqliteWriter, immediate
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
 from storage.stores.reservations import settle
@@ -26,6 +28,36 @@ Measures = list[int]
 _EVENT_COLUMNS = tuple(c.name for c in usage_events.columns)
 _EVENT_PLACEHOLDERS = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
 _SQLITE_ROWS_PER_STATEMENT = 32_000 // len(_EVENT_COLUMNS)  # under SQLite's 32,766 bound parameters
+
+# SQLite ingestion (Ledger._ingest_sqlite): a batch goes into a temporary table, and SQLite itself stores the new
+# events, sums them into the rollups and settles their reservations; the Python side only builds the rows.
+_BATCH_TABLE = "temp.ingest_batch"
+_CREATE_BATCH = (f"CREATE TEMP TABLE IF NOT EXISTS ingest_batch ({', '.join(_EVENT_COLUMNS)}, failed, "
+                 "fresh DEFAULT 1)")
+_INSERT_BATCH = (f"INSERT INTO {_BATCH_TABLE} ({', '.join(_EVENT_COLUMNS)}, failed) "
+                 f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 1))})")
+_MARK_STORED = f"UPDATE {_BATCH_TABLE} SET fresh = 0 WHERE id IN (SELECT id FROM main.usage_events)"
+_STORE_FRESH = (f"INSERT INTO main.usage_events ({', '.join(_EVENT_COLUMNS)}) "
+                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {_BATCH_TABLE} WHERE fresh")
+_SUMS = ("sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), "
+         "coalesce(sum(cost_micros), 0), coalesce(sum(CASE WHEN cost_micros IS NULL THEN requests END), 0)")
+
+
+def _rollup_from_batch(table: str, keys: str, select_keys: str) -> str:
+    return (f"INSERT INTO main.{table} ({keys}, {', '.join(ROLLUP_MEASURES)}) "
+            f"SELECT {select_keys}, {_SUMS} FROM {_BATCH_TABLE} WHERE fresh GROUP BY {keys} ORDER BY {keys} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(f"{m} = {m} + excluded.{m}" for m in ROLLUP_MEASURES))
+
+
+_ADD_PERSON_ROLLUPS = _rollup_from_batch("usage_hourly", "person_id, hour, team_id, model",
+                                         "coalesce(person_id, 0) AS person_id, ts / 3600 AS hour, team_id, model")
+_ADD_TEAM_ROLLUPS = _rollup_from_batch("team_usage_hourly", "team_id, hour, model", "team_id, ts / 3600 AS hour, model")
+_COUNT_FAILURES = (
+    "INSERT INTO main.failed_requests_hourly (person_id, hour, team_id, model, failures) "
+    f"SELECT coalesce(person_id, 0) AS person_id, ts / 3600 AS hour, team_id, model, count(*) FROM {_BATCH_TABLE} "
+    "WHERE fresh AND failed GROUP BY person_id, hour, team_id, model ORDER BY person_id, hour, team_id, model "
+    "ON CONFLICT (person_id, hour, team_id, model) DO UPDATE SET failures = failures + excluded.failures")
+_SETTLE = f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_BATCH_TABLE})"
 
 
 @dataclass(frozen=True)
@@ -53,6 +85,14 @@ class Ledger:
         self._insert = insert_for(engine)
         # SQLite has one writer; queueing writers here is cheaper than SQLite's busy-wait back-off.
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+        self.sqlite_writer: SqliteWriter | None = None
+        if is_sqlite(engine):
+            self.sqlite_writer = SqliteWriter(engine.url.database or "")
+            self.sqlite_writer.on_connect(lambda conn: conn.execute(_CREATE_BATCH))
+
+    def close(self) -> None:
+        if self.sqlite_writer is not None:
+            self.sqlite_writer.close()
 
     async def ingest(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
                      source: str = "api") -> IngestResult:
@@ -61,6 +101,11 @@ class Ledger:
         failed_requests_hourly, so failures are counted, not spent."""
         if not events:
             return IngestResult(0, 0)
+        if self.sqlite_writer is not None:
+            rows = [self._sqlite_row(e, directory, now_ts) for e in events]
+            async with self.writer():
+                accepted = await self.sqlite_writer.run(_ingest_sqlite, rows)
+            return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
         rows = [self._row(e, directory, now_ts) for e in events]
         async with self.writer(), self.engine.begin() as conn:
             inserted = await self._insert_events(conn, rows)
@@ -123,6 +168,14 @@ class Ledger:
                 "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
                 "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts,
                 "requests": e.requests}
+
+    def _sqlite_row(self, e: UsageEvent, directory: Directory, now_ts: int) -> tuple:
+        """_row's values in _EVENT_COLUMNS order (metadata as JSON text), then whether it is a failed request."""
+        r = self._row(e, directory, now_ts)
+        meta = r["metadata"]
+        if meta is not None:
+            r["metadata"] = orjson.dumps(meta).decode()
+        return (*[r[c] for c in _EVENT_COLUMNS], isinstance(meta, dict) and meta.get("status") == "failure")
 
     async def _add_to_rollups(self, conn: AsyncConnection,
                               deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
@@ -244,6 +297,22 @@ class _NullLock:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def _ingest_sqlite(conn: sqlite3.Connection, rows: list[tuple]) -> int:
+    """One batch in one SQLite transaction (the writer's thread): the new events, their rollups and failures, their
+    reservations settled. Returns how many events were new."""
+    with immediate(conn):  # a failure rolls back the batch table's rows too
+        conn.executemany(_INSERT_BATCH, rows)
+        conn.execute(_MARK_STORED)
+        accepted = conn.execute(_STORE_FRESH).rowcount
+        if accepted:
+            conn.execute(_ADD_PERSON_ROLLUPS)
+            conn.execute(_ADD_TEAM_ROLLUPS)
+            conn.execute(_COUNT_FAILURES)
+        conn.execute(_SETTLE)
+        conn.execute(f"DELETE FROM {_BATCH_TABLE}")
+    return accepted
 
 
 def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[tuple, Measures], dict[tuple, Measures]]:
