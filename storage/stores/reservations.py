@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.sqlite_writer import SqliteWriter, immediate
 from storage.tables.ingest import budget_reservations
@@ -143,11 +143,4 @@ def _reserve_sqlite(conn: sqlite3.Connection, r: ReservationRequest) -> Admissio
     return _admission(r, admitted, stored, person_spent, person_held, team_spent, team_held)
 
 
-async def settle(conn: AsyncConnection, event_ids: list[str]) -> None:
-    """Release the reservations of events being stored (called inside the ledger's ingest transaction)."""
-    for start in range(0, len(event_ids), 500):
-        await conn.execute(delete(budget_reservations).where(
-            budget_reservations.c.event_id.in_(event_ids[start:start + 500])))
-
-
-__all__ = ["Reservations", "ReservationRequest", "Admission", "Held", "fits", "settle"]
+__all__ = ["Reservations", "ReservationRequest", "Admission", "Held", "fits"]
