@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", help="the local day of the digest, YYYY-MM-DD (default: today in the team's timezone)")
     p.add_argument("--dry-run", action="store_true", help="print the digest instead of posting it")
     p.set_defaults(func=cmd_digest)
-    p = sub.add_parser("scan", help="run the warning checks once (budget lines, spend spikes)")
+    p = sub.add_parser("scan", help="run the warning checks once (budget lines, spend spikes, loops, runaway sessions, idle burn)")
     p.add_argument("--dry-run", action="store_true", help="print the warnings instead of sending them (state unchanged)")
     p.set_defaults(func=cmd_scan)
     return parser
@@ -616,6 +616,7 @@ async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_scan(settings: Settings, args: argparse.Namespace) -> int:
     from bot.features.warnings import scan
+    from bot.features.signals import scan_signals
     from bot.app import opened_deps
 
     async with opened_deps(settings) as deps:
@@ -623,6 +624,9 @@ async def cmd_scan(settings: Settings, args: argparse.Namespace) -> int:
             print("cannot send warnings: SLACK_BOT_TOKEN is not set (try --dry-run)", file=sys.stderr)
             return 1
         result = await scan(deps, dry_run=args.dry_run)
+        signals = await scan_signals(deps, dry_run=args.dry_run)
+    result.messages += signals.messages
+    result.failed += signals.failed
     verb = "would send" if args.dry_run else "sent"
     for target, text in result.messages:
         print(f"{verb} to {target}:\n  " + text.replace("\n", "\n  "))

@@ -1,7 +1,7 @@
 """What was warned about, as admins list it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 
@@ -19,8 +19,12 @@ class SentWarning:
 
 SNOOZE = "snooze"
 EXPECTED = "expected"
-SNOOZE_S = 24 * 3600  # Snooze: no spike or budget warning about this person or team for a day
+SNOOZE_S = 24 * 3600
+SNOOZE_WEEK_S = 7 * 86400  # signals (loops, runaway sessions, idle burn) can also be snoozed for a week  # Snooze: no spike or budget warning about this person or team for a day
 EXPECTED_S = 30 * 86400  # Expected: this spend level is normal for a month, then the detector's own baseline again
+
+
+SIGNAL_KINDS = ("loop", "runaway", "idle")  # bot.domain.signals: keys `<kind>:person:<id>:<episode>`
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,11 @@ class WarningKey:
     subject_id: int
     hour: int | None = None  # spike: the epoch hour warned about
     period: str | None = None  # line: the month
+    episode: str | None = None  # signal (loop | runaway | idle, always a person): which episode
+
+    @property
+    def is_signal(self) -> bool:
+        return self.kind in SIGNAL_KINDS
 
     @classmethod
     def parse(cls, text: object) -> WarningKey | None:
@@ -40,6 +49,9 @@ class WarningKey:
                 or len(parts[2]) > 18):  # ids are 64-bit: a longer number names nobody (and overflows a query)
             return None
         sid = int(parts[2])
+        if parts[0] in SIGNAL_KINDS and parts[1] == "person" and len(parts) in (4, 5) and all(
+                p and len(p) <= 24 and p.isalnum() and p.isascii() for p in parts[3:]):
+            return cls(parts[0], "person", sid, episode=":".join(parts[3:]))
         if parts[0] == "spike" and len(parts) in (4, 5) and all(p.isdigit() and len(p) < 12 for p in parts[3:]):
             return cls("spike", parts[1], sid, hour=int(parts[3]))
         if (parts[0] == "line" and len(parts) == 5 and len(parts[3]) == 7 and parts[3][4] == "-"
@@ -58,7 +70,8 @@ class WarningFeedback:
     actor: str  # Slack user id
     at: int
     until: int
-    level_micros: int | None = None  # expected: the spend per hour that is normal from now on
+    level_micros: int | None = None  # expected: the spend per hour that is normal from now on (a signal: its level,
+    # bot.domain.signals.Finding.level: loop requests, runaway micros per hour, idle micros per day)
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,14 @@ class Muting:
     warnings_until: int = 0  # Snooze: no warning of either kind before this
     lines_until: int = 0  # Expected on a budget line: no budget line before this
     expected_level_micros: int = 0  # Expected on a spike: hourly spend up to this is no spike
+    signals_until: int = 0  # Snooze on a signal: no loop, runaway or idle-burn warning before this
+    signal_levels: tuple[tuple[str, int], ...] = ()  # Expected on a signal: (kind, level) made usual
+
+    def signals_muted(self, now_ts: int) -> bool:
+        return now_ts < self.signals_until
+
+    def signal_level(self, kind: str) -> int:
+        return max((lv for k, lv in self.signal_levels if k == kind), default=0)
 
     def spikes_muted(self, now_ts: int) -> bool:
         return now_ts < self.warnings_until
@@ -82,11 +103,17 @@ def muting(feedback: list[WarningFeedback], now_ts: int) -> dict[tuple[str, int]
         if f.until <= now_ts:
             continue
         m = out.get((f.scope, f.subject_id), Muting())
-        if f.action == SNOOZE:
-            m = Muting(max(m.warnings_until, f.until), m.lines_until, m.expected_level_micros)
+        kind = f.warning_key.split(":", 1)[0]
+        if kind in SIGNAL_KINDS:
+            if f.action == SNOOZE:
+                m = replace(m, signals_until=max(m.signals_until, f.until))
+            else:
+                m = replace(m, signal_levels=m.signal_levels + ((kind, f.level_micros or 0),))
+        elif f.action == SNOOZE:
+            m = replace(m, warnings_until=max(m.warnings_until, f.until))
         elif f.warning_key.startswith("line:"):
-            m = Muting(m.warnings_until, max(m.lines_until, f.until), m.expected_level_micros)
+            m = replace(m, lines_until=max(m.lines_until, f.until))
         else:
-            m = Muting(m.warnings_until, m.lines_until, max(m.expected_level_micros, f.level_micros or 0))
+            m = replace(m, expected_level_micros=max(m.expected_level_micros, f.level_micros or 0))
         out[(f.scope, f.subject_id)] = m
     return out

@@ -8,7 +8,11 @@ audited; the scan reads what is in force:
   follows when it ends);
 - Expected on a spike: the hour's spend becomes the least "usual" for that person or team for 30 days, so the next
   hour like it is not warned about (one twice as big still is);
-- Expected on a budget line: no more budget lines for that person or team this month.
+- Expected on a budget line: no more budget lines for that person or team this month;
+- on a signal (a loop, a runaway session, burn without outcome; bot.features.signals): Snooze for a day or a week
+  silences that person's signals; Expected (30 days) makes the signal's level usual for the person, so only one at
+  least twice as big warns. A signal's buttons count only if that signal was sent, and its level is the one stored
+  when it was sent, never one the button carries.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from bot.domain.warnings import EXPECTED, EXPECTED_S, SNOOZE, SNOOZE_S, WarningF
 from bot.features.deps import Deps
 from bot.features.roles import viewer
 from storage.stores.feedback import FeedbackStore
+from storage.stores.signals import SignalStore
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,13 @@ class FeedbackOutcome:
     level_text: str | None = None  # "$45.00/h" for an Expected spike
 
 
-async def give(deps: Deps, user_id: str, action: str, key_text: object) -> FeedbackOutcome:
+async def give(deps: Deps, user_id: str, action: str, key_text: object, snooze_s: int = SNOOZE_S) -> FeedbackOutcome:
     key = WarningKey.parse(key_text)
-    if key is None or action not in (SNOOZE, EXPECTED):
+    if key is None or action not in (SNOOZE, EXPECTED) or (snooze_s != SNOOZE_S and not key.is_signal):
         return FeedbackOutcome("That button is broken: it names no warning.")
+    signal = await SignalStore(deps.engine).sent(str(key_text)) if key.is_signal else None
+    if key.is_signal and signal is None:
+        return FeedbackOutcome("That button is broken: it names no warning that was sent.")
     subject = await _subject(deps, key)
     if subject is None:
         return FeedbackOutcome("That person or team is no longer in the org file.")
@@ -48,7 +56,10 @@ async def give(deps: Deps, user_id: str, action: str, key_text: object) -> Feedb
     now_ts = int(deps.clock.now().timestamp())
     level = None
     if action == SNOOZE:
-        until = now_ts + SNOOZE_S
+        until = now_ts + snooze_s
+    elif signal is not None:
+        until = now_ts + EXPECTED_S
+        level = int(signal.get("level") or 0)
     elif key.kind == "spike":
         until = now_ts + EXPECTED_S
         level = await _hour_spend(deps, key)
@@ -56,11 +67,15 @@ async def give(deps: Deps, user_id: str, action: str, key_text: object) -> Feedb
         until = int(next_month_start(deps.clock.now().astimezone(tz)).astimezone(UTC).timestamp())
     new, stored = await FeedbackStore(deps.engine).record(WarningFeedback(
         str(key_text), key.scope, key.subject_id, action, user_id, now_ts, until, level))
-    level_text = f"{usd(stored.level_micros)}/h" if stored.level_micros else None
+    level_text = f"{usd(stored.level_micros)}/h" if stored.level_micros and not key.is_signal else None
     if not new:
         what = "snoozed" if stored.action == SNOOZE else "marked expected"
         return FeedbackOutcome(f"Already {what} by <@{stored.actor}>.", stored, False, level_text)
-    if action == SNOOZE:
+    if key.is_signal:
+        text = (f"Snoozed: no loop, runaway or idle-spend warnings about {name} for "
+                f"{'a week' if snooze_s > SNOOZE_S else '24 hours'}." if action == SNOOZE else
+                f"Noted: this is normal for {name} for the next 30 days; only one at least twice as big will warn.")
+    elif action == SNOOZE:
         text = f"Snoozed: no spike or budget warnings about {name} for 24 hours."
     elif level is not None:
         text = f"Noted: up to {level_text} is normal for {name} for the next 30 days."

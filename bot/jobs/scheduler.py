@@ -21,6 +21,8 @@ from storage.stores.runs import RunLog
 
 log = logging.getLogger(__name__)
 
+SIGNALS_INTERVAL_S = 120  # loops must be caught within minutes of forming (bench/impact_signals.py)
+
 
 class Jobs:
     """What the scheduled jobs share within a process: one poster (per-channel spacing) and one RunLog owner."""
@@ -35,6 +37,11 @@ class Jobs:
 
     async def warnings(self) -> None:
         await scan(self.deps, self.poster, self.runs)
+
+    async def signals(self) -> int:
+        from bot.features.signals import scan_signals
+
+        return len((await scan_signals(self.deps, self.poster, self.runs)).messages)
 
     async def admin_digest(self) -> int:
         from bot.features.admin_digest import run_admin_digest
@@ -110,7 +117,8 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     planned += [("retention", 86400, jobs.retention), ("expired-reservations", 600, jobs.expired_reservations)]
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
-                    ("request-timers", 60, jobs.request_timers), ("admin-digest", 300, jobs.admin_digest)]
+                    ("signals", SIGNALS_INTERVAL_S, jobs.signals), ("request-timers", 60, jobs.request_timers),
+                    ("admin-digest", 300, jobs.admin_digest)]
     for name, interval, job in planned:
         async def tick(name: str = name, interval: int = interval, job=job) -> None:  # noqa: ANN001
             await jobs.run(name, interval, job)

@@ -7,11 +7,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.domain.warnings import EXPECTED, SNOOZE
+from bot.domain.warnings import EXPECTED, SNOOZE, SNOOZE_S, SNOOZE_WEEK_S
 from bot.features import warning_feedback
 from bot.features.deps import Deps
 from handlers.slack.guard import guarded
 from bot.slack.blocks.warnings import EXPECTED_ACTION, SNOOZE_ACTION, feedback_blocks, feedback_note
+from bot.slack.blocks.signals import SNOOZE_WEEK_ACTION
 from bot.slack.outbox import SlackSendError
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,16 @@ async def on_expected(ack, body: dict[str, Any], respond, context) -> None:  # n
     await _press(body, respond, context["deps"], EXPECTED)
 
 
-async def _press(body: dict[str, Any], respond, deps: Deps, action: str) -> None:  # noqa: ANN001
-    value = _dict((body.get("actions") or [{}])[0]).get("value")
+async def on_snooze_week(ack, body: dict[str, Any], respond, context) -> None:  # noqa: ANN001
+    await ack()
+    await _press(body, respond, context["deps"], SNOOZE, SNOOZE_WEEK_S)
+
+
+async def _press(body: dict[str, Any], respond, deps: Deps, action: str, snooze_s: int = SNOOZE_S) -> None:  # noqa: ANN001
+    actions = body.get("actions")
+    value = _dict(actions[0] if isinstance(actions, list) and actions else {}).get("value")
     user_id = _dict(body.get("user")).get("id")
-    outcome = await warning_feedback.give(deps, user_id if isinstance(user_id, str) else "", action, value)
+    outcome = await warning_feedback.give(deps, user_id if isinstance(user_id, str) else "", action, value, snooze_s)
     message = _dict(body.get("message"))
     channel = _dict(body.get("container")).get("channel_id") or _dict(body.get("channel")).get("id")
     channel = channel if isinstance(channel, str) else None
@@ -56,3 +63,4 @@ def _dict(value: Any) -> dict[str, Any]:
 def register(app: AsyncApp, deps: Deps) -> None:
     app.action(SNOOZE_ACTION)(guarded(on_snooze))
     app.action(EXPECTED_ACTION)(guarded(on_expected))
+    app.action(SNOOZE_WEEK_ACTION)(guarded(on_snooze_week))

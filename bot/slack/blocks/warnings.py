@@ -9,7 +9,7 @@ from bot.domain.budget import BudgetLine
 from bot.domain.format import bar, usd
 from bot.domain.format import escape
 from bot.slack.blocks.requests import slack_date
-from bot.domain.warnings import EXPECTED, SentWarning, WarningFeedback
+from bot.domain.warnings import EXPECTED, SIGNAL_KINDS, SentWarning, WarningFeedback
 from bot.domain.spikes import SpikeVerdict
 
 
@@ -111,6 +111,11 @@ def feedback_note(f: WarningFeedback, level_text: str | None) -> str:
     """The line that replaces the buttons once someone pressed one (`level_text`: "$45.00/h" for a spike)."""
     until = slack_date(f.until, "{date_short} {time}")
     who = f"<@{escape(f.actor)}>"
+    if f.warning_key.split(":", 1)[0] in SIGNAL_KINDS:
+        if f.action == EXPECTED:
+            return (f":white_check_mark: Marked expected by {who}: the next one must be at least twice as big to warn, "
+                    f"until {until}.")
+        return f":zzz: Snoozed by {who}: no loop, runaway or idle-spend warnings about this person until {until}."
     if f.action == EXPECTED:
         what = f"spend up to {level_text} is normal here" if level_text else "no more budget warnings this month"
         return f":white_check_mark: Marked expected by {who}: {what} until {until}."
