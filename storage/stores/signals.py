@@ -46,7 +46,7 @@ class SignalStore:
     async def daily(self, from_day: int, min_micros: int) -> dict[int, dict[int, int]]:
         """Per person and UTC day (epoch days) from `from_day`: spend, for people with a day of at least `min_micros`."""
         t = usage_hourly
-        day = (t.c.hour / 24) if self.engine.dialect.name == "sqlite" else func.div(t.c.hour, 24)
+        day = t.c.hour // 24  # integer division on both databases
         stmt = (select(t.c.person_id, day.label("day"), func.sum(t.c.cost_micros))
                 .where(t.c.hour >= from_day * 24, t.c.person_id != 0).group_by(t.c.person_id, "day"))
         out: dict[int, dict[int, int]] = defaultdict(dict)

@@ -12,8 +12,8 @@ from bot.slack.blocks.warnings import EXPECTED_ACTION, FEEDBACK_BLOCK, SNOOZE_AC
 SNOOZE_WEEK_ACTION = "warning_snooze_week"
 
 
-def _clock(ts: int, tz: ZoneInfo) -> str:
-    return datetime.fromtimestamp(ts, tz).strftime("%H:%M %Z")
+def _clock(ts: int, tz: ZoneInfo, zone: bool = True) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%H:%M %Z" if zone else "%H:%M")
 
 
 def signal_message(f: Finding, who: str, tz: ZoneInfo, team_name: str | None = None, to_approver: bool = False) -> str:
@@ -23,7 +23,7 @@ def signal_message(f: Finding, who: str, tz: ZoneInfo, team_name: str | None = N
     subject = escape(who) if to_approver else "You"
     if f.kind == LOOP:
         text = (f":repeat: *Possible loop*: {subject} sent {e['requests']:,} requests with the same prompt in "
-                f"{e['minutes']:,} minutes ({_clock(e['first'], tz)}–{_clock(e['last'], tz)}), {usd(e['cost_micros'])} "
+                f"{e['minutes']:,} minutes ({_clock(e['first'], tz, False)}–{_clock(e['last'], tz)}), {usd(e['cost_micros'])} "
                 f"on {escape(e['model'])}.\nOnly a fingerprint of the prompt is kept (`{e['fingerprint']}`), never "
                 "its text. If an agent or a script is retrying the same request, stopping it stops the spend.")
     elif f.kind == IDLE:
