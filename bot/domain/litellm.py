@@ -86,8 +86,7 @@ def litellm_to_event(item: Any) -> dict[str, Any] | str:
                        ("litellm_team_alias", team_alias), ("model_group", item.get("model_group")),
                        ("call_type", item.get("call_type")), ("end_user", item.get("end_user")),
                        ("response_id", _response_id(item, request_id)),
-                       ("prompt_fingerprint", _tokenbot_field(item, "prompt_fingerprint")),
-                       ("session_id", item.get("session_id")), ("trace_id", item.get("trace_id"))):
+                       ("prompt_fingerprint", _tokenbot_field(item, "prompt_fingerprint"))):
         if isinstance(value, str) and value:
             out_meta[key] = value[:200]
 
