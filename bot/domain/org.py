@@ -31,6 +31,26 @@ class ApprovalPolicy:
 
 
 @dataclass(frozen=True)
+class PreferredModel:
+    """Org file `preferred_models:`: a model the organisation wants its people on (in-house, or negotiated), what it
+    is preferred for, and which models it replaces (their spend is priced on it in `/tokens me`, `/tokens team`)."""
+
+    model: str  # lower-cased, as usage events name it
+    purpose: str = ""  # `for:` in the file: "coding", "chat and summaries"
+    replaces: tuple[str, ...] = ()  # lower-cased model names; empty: the replacement for anything not named elsewhere
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class TeamSteering:
+    """A team's `steering:`: when a person's share of spend on other models earns a friendly monthly DM, and the
+    models the LiteLLM plugin may route to their preferred replacement (opt-in, off unless listed)."""
+
+    other_share_pct: int = 50  # a person with more than this % of the month's spend on other models is told once
+    route: tuple[tuple[str, str], ...] = ()  # (requested model, preferred model it is routed to)
+
+
+@dataclass(frozen=True)
 class TeamSpec:
     slug: str
     name: str
@@ -44,6 +64,7 @@ class TeamSpec:
     approvals: ApprovalPolicy = ApprovalPolicy()
     enforcement: str = "soft"  # "hard": the budget check refuses requests once a budget is used up
     alert_thresholds: tuple[int, ...] = (50, 80, 100)  # % of the month's budget that warn once each
+    steering: TeamSteering | None = None  # None: no steering DMs, no routing for this team
 
 
 @dataclass(frozen=True)
@@ -96,6 +117,7 @@ class OrgFile:
     max_pending_requests: int = 3  # per person
     prices: tuple[tuple[str, PriceOverride], ...] = ()  # per-model price overrides (model lower-cased)
     sources: tuple[SourceRule, ...] = ()  # per-source precedence (first matching rule wins)
+    preferred_models: tuple[PreferredModel, ...] = ()
 
 
 @dataclass
@@ -204,9 +226,16 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
                                _at(org, "max_pending_requests") if org else 1, problem)
     prices = _parse_prices(doc.get("prices"), doc, problem)
     sources = _parse_sources(doc.get("sources"), doc, set(seen_emails), set(seen_slugs), problem)
+    preferred = _parse_preferred(doc.get("preferred_models"), doc, problem)
+    names = {p.model for p in preferred}
+    for team in teams:
+        for asked, target in team.steering.route if team.steering else ():
+            if target not in names:
+                problem(team.line, f"team `{team.slug}`: steering.route sends {asked} to {target}, which is not one of "
+                                   "the preferred_models")
     if problems.lines:
         raise OrgFileError(problems.lines)
-    return OrgFile(prices=prices, sources=sources, name=str(org.get("name") or "your organisation"), admins=tuple(admins),
+    return OrgFile(preferred_models=preferred, prices=prices, sources=sources, name=str(org.get("name") or "your organisation"), admins=tuple(admins),
                    help_contact=_opt_str(org.get("help_contact")), teams=tuple(teams), people=tuple(people),
                    finance_approvers=tuple(finance), max_request_usd=10_000.0 if max_request is None else max_request,
                    max_pending_requests=max_pending or 3)
@@ -244,12 +273,13 @@ def _parse_team(raw: Any, problem) -> TeamSpec | None:  # noqa: ANN001
                           "a Slack user id like U0123ABCD")
     approvals = _parse_approvals(raw.get("approvals"), slug, raw, problem)
     thresholds = _parse_thresholds(raw.get("alert_thresholds"), slug, raw, problem)
+    steering = _parse_steering(raw.get("steering"), slug, raw, problem)
     enforcement = raw.get("enforcement", "soft")
     if enforcement not in ("soft", "hard"):
         problem(_at(raw, "enforcement"), f"team `{slug}`: enforcement must be soft or hard, got {enforcement!r}")
     if _count(problem) > before:
         return None
-    return TeamSpec(alert_thresholds=thresholds, approvals=approvals or ApprovalPolicy(), enforcement=enforcement,
+    return TeamSpec(steering=steering, alert_thresholds=thresholds, approvals=approvals or ApprovalPolicy(), enforcement=enforcement,
                     slug=slug, name=str(raw.get("name") or slug), channel=channel, timezone=tz,
                     digest_time=digest_time, monthly_budget_usd=budget, approvers=tuple(approvers),
                     digest_names_top_spenders=bool(raw.get("digest_names_top_spenders", False)), line=line)
@@ -286,6 +316,62 @@ def _parse_thresholds(raw: Any, slug: str, team: dict[str, Any], problem) -> tup
                 f"team `{slug}`: alert_thresholds must be a list of whole percentages between 1 and 1000, got {raw!r}")
         return (50, 80, 100)
     return tuple(sorted(set(raw)))
+
+
+def _parse_preferred(raw: Any, doc: dict[str, Any], problem) -> tuple[PreferredModel, ...]:  # noqa: ANN001
+    """`preferred_models: [{model: acme-coder, for: coding, replaces: [claude-sonnet-4-5, gpt-4o]}]`."""
+    out: dict[str, PreferredModel] = {}
+    claimed: dict[str, int] = {}
+    for item in _list(raw, "preferred_models", _at(doc, "preferred_models"), problem):
+        if not isinstance(item, dict) or not isinstance(item.get("model"), str) or not item["model"].strip():
+            problem(item["__line__"] if isinstance(item, dict) else _at(doc, "preferred_models"),
+                    "each preferred model needs `model:` (the name usage events carry)")
+            continue
+        model, line = item["model"].strip().lower(), item["__line__"]
+        purpose = item.get("for", "")
+        if not isinstance(purpose, str) or len(purpose) > 100:
+            problem(_at(item, "for"), f"preferred model {model}: `for:` must be a short text (at most 100 characters)")
+            continue
+        replaces = [m.strip().lower() for m in _str_list(item.get("replaces"), f"preferred model {model}: replaces",
+                                                         _at(item, "replaces"), problem)]
+        if model in out:
+            problem(line, f"preferred model {model} is listed twice (first at line {out[model].line})")
+            continue
+        for m in replaces:
+            if m in claimed:
+                problem(_at(item, "replaces"), f"preferred model {model}: {m} is already replaced by the preferred "
+                                               f"model at line {claimed[m]}")
+            claimed[m] = line
+        out[model] = PreferredModel(model, purpose.strip(), tuple(replaces), line)
+    return tuple(out.values())
+
+
+def _parse_steering(raw: Any, slug: str, team: dict[str, Any], problem) -> TeamSteering | None:  # noqa: ANN001
+    """`steering: {other_share_pct: 40, route: {claude-sonnet-4-5: acme-coder}}`."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problem(_at(team, "steering"), f"team `{slug}`: steering must be a mapping (other_share_pct, route)")
+        return None
+    pct = raw.get("other_share_pct", 50)
+    if isinstance(pct, bool) or not isinstance(pct, int) or not 1 <= pct <= 100:
+        problem(_at(raw, "other_share_pct"), f"team `{slug}`: steering.other_share_pct must be a whole percentage "
+                                             f"between 1 and 100, got {pct!r}")
+        pct = 50
+    route_raw = raw.get("route") or {}
+    route: list[tuple[str, str]] = []
+    if not isinstance(route_raw, dict):
+        problem(_at(raw, "route"), f"team `{slug}`: steering.route must map a model to its preferred replacement")
+    else:
+        for asked, target in route_raw.items():
+            if asked in ("__line__", "__keys__"):
+                continue
+            if not isinstance(asked, str) or not isinstance(target, str) or not asked.strip() or not target.strip():
+                problem(route_raw.get("__keys__", {}).get(asked, _at(raw, "route")),
+                        f"team `{slug}`: steering.route entries must be `model: preferred model`")
+                continue
+            route.append((asked.strip().lower(), target.strip().lower()))
+    return TeamSteering(pct, tuple(sorted(route)))
 
 
 def _parse_prices(raw: Any, doc: dict[str, Any], problem) -> tuple[tuple[str, PriceOverride], ...]:  # noqa: ANN001
@@ -497,3 +583,21 @@ class OrgInfo:
     max_pending_requests: int = 3
     price_overrides: dict = dataclasses.field(default_factory=dict)
     source_precedence: tuple[SourceRule, ...] = ()
+    preferred_models: tuple[PreferredModel, ...] = ()
+    steering: dict[str, TeamSteering] = dataclasses.field(default_factory=dict)  # team slug -> its steering
+
+
+def steering_json(org: OrgFile) -> dict[str, Any]:
+    """What the database keeps of the org file's preferred models and the teams' steering."""
+    return {"preferred": [{"model": p.model, "for": p.purpose, "replaces": list(p.replaces)} for p in org.preferred_models],
+            "teams": {t.slug: {"other_share_pct": t.steering.other_share_pct, "route": [list(r) for r in t.steering.route]}
+                      for t in org.teams if t.steering is not None}}
+
+
+def steering_from_json(data: Any) -> tuple[tuple[PreferredModel, ...], dict[str, TeamSteering]]:
+    data = data if isinstance(data, dict) else {}
+    preferred = tuple(PreferredModel(p["model"], p.get("for", ""), tuple(p.get("replaces", ())))
+                      for p in data.get("preferred", ()))
+    teams = {slug: TeamSteering(int(t.get("other_share_pct", 50)), tuple(tuple(r) for r in t.get("route", ())))
+             for slug, t in (data.get("teams") or {}).items()}
+    return preferred, teams

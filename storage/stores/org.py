@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.domain.org import OrgFile, OrgInfo, Person, PersonSpec, SourceRule, Team, TeamSpec
+from bot.domain.org import (OrgFile, OrgInfo, Person, PersonSpec, SourceRule, Team, TeamSpec, steering_from_json,
+                            steering_json)
 from bot.domain.pricing import MICROS_PER_USD
 from storage.tables.core import org_state, people, person_aliases, team_approvers, teams
 
@@ -56,7 +57,8 @@ class OrgStore:
                           "max_pending_requests": org.max_pending_requests,
                           "price_overrides": {m: dataclasses.asdict(o) for m, o in org.prices},
                           "source_precedence": [{k: (list(v) if isinstance(v, tuple) else v)
-                                                 for k, v in dataclasses.asdict(r).items()} for r in org.sources]}
+                                                 for k, v in dataclasses.asdict(r).items()} for r in org.sources],
+                          "steering": steering_json(org)}
             if state is None:
                 await conn.execute(insert(org_state).values(id=1, revision=1, synced_at=now_ts, **org_values))
                 changes.insert(0, f"org {org.name}: created")
@@ -181,7 +183,8 @@ class OrgStore:
                        price_overrides=dict(row["price_overrides"] or {}),
                        source_precedence=tuple(SourceRule(**{k: tuple(v) if isinstance(v, list) else v
                                                              for k, v in r.items()})
-                                               for r in row["source_precedence"] or ()))
+                                               for r in row["source_precedence"] or ()),
+                       **dict(zip(("preferred_models", "steering"), steering_from_json(row["steering"]))))
 
     async def teams_approved_by(self, slack_user_id: str) -> frozenset[int]:
         async with self.engine.connect() as conn:

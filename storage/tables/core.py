@@ -39,6 +39,8 @@ org_state = Table(
     Column("price_overrides", JSON, nullable=False, default=dict),  # model -> PriceOverride fields
     # Which source counts which requests when two see the same ones (org file `sources:`), a list of rules.
     Column("source_precedence", JSON, nullable=False, default=list),
+    # Org file `preferred_models:` and each team's `steering:` (bot.domain.steering): {"preferred": [...], "teams": {slug: ...}}
+    Column("steering", JSON),
 )
 
 teams = Table(
