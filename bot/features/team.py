@@ -11,6 +11,7 @@ from bot.slack.blocks.me import text_message
 from bot.features.roles import Viewer
 from bot.domain.summary import windows
 from bot.features.me import load_summary, team_budget_line
+from bot.features.steering import with_steering
 from bot.slack.blocks.team import models_message, team_message, top_message
 from bot.domain.org import Team
 
@@ -52,7 +53,9 @@ async def team_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, An
     usage = await load_summary(deps.ledger, "team", team.id, w)
     spenders = await _spenders(deps, team, w)
     people = spenders if viewer.may_see_people_of(team) else None
-    return team_message(team.name, usage, await team_budget_line(deps.ledger, team, usage, f"{team.name} budget"), people, len(spenders))
+    message = team_message(team.name, usage, await team_budget_line(deps.ledger, team, usage, f"{team.name} budget"),
+                           people, len(spenders))
+    return await with_steering(deps, message, "team", team.id, team.timezone)
 
 
 async def top_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from bot.features.identity import find_person
 from bot.features.me import me_for
 from bot.features.replays import first_delivery
 from bot.features.roles import viewer
+from bot.features.steering import with_steering
 from bot.slack.blocks.me import help_message, me_message, not_in_org_text, text_message
 from bot.slack.blocks.requests import pending_list, requests_list
 
@@ -54,7 +55,8 @@ async def _me(deps: Deps, cmd: Command) -> Answer:
     report, email = await me_for(deps, cmd.user_id)
     if report is None:
         return text_message(not_in_org_text(await deps.org.org_info(), email))
-    return me_message(report)
+    return await with_steering(deps, me_message(report), "person", report.person.id,
+                               report.team.timezone if report.team else "UTC")
 
 
 async def _help(_deps: Deps, _cmd: Command) -> Answer:

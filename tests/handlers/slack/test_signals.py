@@ -93,7 +93,7 @@ async def test_a_replayed_loop_warns_once_and_a_snooze_silences_the_next(bot) ->
     await wait_for(lambda: bot.slack.responses)
     assert bot.slack.responses[-1]["text"].startswith("Only the person, the team's approvers or an admin")
     await press(bot, card, "warning_snooze", "U0ADA")
-    await wait_for(lambda: bot.slack.calls_to("chat.update"))
+    await wait_for(lambda: bot.slack.calls_to("chat.update") and len(bot.slack.responses) == 2)
     [update] = bot.slack.calls_to("chat.update")
     shown = block_texts(blocks_of(update))
     assert "Possible loop" in shown and "Snooze a week" not in shown
