@@ -40,6 +40,7 @@ class DigestFigures:
     pending_requests: int
     daily: list[tuple[date, int]]  # the last CHART_DAYS days up to yesterday, cost per local day
     daily_budget_micros: float | None  # the month's budget spread evenly over its days (the chart's line)
+    steering: str | None = None  # the preferred-models line (bot.domain.steering), when the org file names any
 
     @property
     def yesterday_date(self) -> date:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,8 @@ from bot.features.deps import Deps
 from bot.domain.budget import effective_budget
 from bot.domain.digest_figures import (DigestFigures, SpenderLine, compute_figures, data_from_hour, digest_moment, hour_of)
 from bot.slack.blocks.digest import digest_message
+from bot.domain.steering import steering_line
+from bot.features.steering import month_figures
 from bot.slack.outbox import SlackOutbox, SlackSendError
 from bot.domain.org import Team
 from storage.stores.budgets import BudgetStore
@@ -47,11 +49,13 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
                 if team.digest_names_top_spenders else None)
     budget = effective_budget(team.monthly_budget_micros,
                               await BudgetStore(deps.engine).raised("team", team.id, f"{as_of:%Y-%m}"))
-    return compute_figures(team_name=team.name, digest_date=day, as_of=as_of,
+    steering = await month_figures(deps, "team", team.id, team.timezone)
+    figures = compute_figures(team_name=team.name, digest_date=day, as_of=as_of,
                            rows=[(r.hour, r.model, r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens,
                                   r.cost_micros, r.unpriced_requests) for r in rows],
                            budget_micros=budget, spenders=spenders, active_people=len(spend),
                            pending_requests=await deps.requests.count_pending_for_team(team.id))
+    return replace(figures, steering=steering_line(steering)) if steering is not None else figures
 
 
 DIGEST_EVENT = "tokenbot_digest"  # message metadata: lets a restarted run see that its digest did go out

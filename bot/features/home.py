@@ -8,6 +8,7 @@ from bot.features import requests as request_flow
 from bot.domain.budget import effective_budget, project, raised_in
 from bot.features.deps import Deps
 from bot.slack.blocks.home import TeamRisk, home_view
+from bot.features.steering import with_steering
 from bot.features.identity import find_person
 from bot.slack.outbox import SlackSendError
 from bot.slack.blocks.me import me_message, not_in_org_text, text_message
@@ -47,7 +48,8 @@ async def build_home(deps: Deps, user_id: str) -> dict:
     who = await viewer(deps, user_id, person)
     if person is not None:
         team = await deps.org.team(person.team_id) if person.team_id else None
-        me_blocks = me_message(await me_report(deps.ledger, person, team, deps.clock.now()))["blocks"]
+        me_blocks = (await with_steering(deps, me_message(await me_report(deps.ledger, person, team, deps.clock.now())),
+                                         "person", person.id, team.timezone if team else "UTC"))["blocks"]
         my_requests = await deps.requests.for_person(person.id, limit=5)
     else:
         me_blocks = text_message(not_in_org_text(await deps.org.org_info(), email))["blocks"]

@@ -70,6 +70,8 @@ def digest_message(f: DigestFigures, chart_file_id: str | None) -> dict[str, Any
     if f.top_models:
         lines = [f"• `{escape(m)}`: {usd(t.cost_micros)} · {tokens(t.tokens)} tokens" for m, t in f.top_models]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Top models yesterday*\n" + "\n".join(lines)}})
+    if f.steering:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f.steering}})
     if f.spenders is not None:
         if f.spenders:
             lines = [f"{i}. {escape(s.name)}: {usd(s.cost_micros)} · {tokens(s.tokens)} tokens"

@@ -77,3 +77,19 @@ def test_org_file_errors_name_the_line() -> None:
     assert any(p.startswith(f"org file:{dup_line}: preferred model claude-haiku-4-5: gpt-4o is already replaced")
                for p in problems), problems
     assert route_line
+
+
+async def test_the_digest_and_app_home_show_the_share_too(bot) -> None:  # noqa: ANN001
+    from bot.features.digests import run_digest
+    from bot.features.home import publish_home
+    from storage.stores.runs import RunLog
+
+    on_mini = await _usage(bot)
+    line = f"25% of spend ($10.00 of $40.00). The other $30.00 would have cost {usd(on_mini)} on the preferred models"
+    team = await bot.deps.org.team_by_slug("platform")
+    await run_digest(bot.deps, team, NOW.date(), poster(bot), RunLog(bot.deps.engine))
+    [digest] = [c for c in bot.slack.posted if c.params["channel"] == "C0PLAT"]
+    assert line in message_text(digest)
+    await publish_home(bot.deps, "U0ADA")
+    [home] = bot.slack.calls_to("views.publish")
+    assert line in str(home.params["view"])
