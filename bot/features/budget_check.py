@@ -37,6 +37,7 @@ class ReserveAsk:
     input_tokens: int
     max_tokens: int | None
     gateway_estimate_micros: int | None  # the gateway's own price for it, used when tokenbot has none
+    requested_model: str | None = None  # the model name the client asked the gateway for (LiteLLM's model group)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,11 @@ def parse_reserve(body: Any) -> ReserveAsk | str:
     user, team = identity(body, meta if isinstance(meta, dict) else {})
     if team is None and _text_ok(body.get("team")):
         team = team_slug(body["team"])
-    return ReserveAsk(event_id=event_id.strip(), user=user.lower() if user else None, team=team,
+    requested = body.get("requested_model")
+    if requested is not None and not _text_ok(requested):
+        return "requested_model: text, if given"
+    return ReserveAsk(requested_model=requested.strip().lower() if requested else None,
+                      event_id=event_id.strip(), user=user.lower() if user else None, team=team,
                       model=model.strip(), provider=provider.strip() if provider else None,
                       input_tokens=numbers["input_tokens"] or 0, max_tokens=numbers["max_tokens"],
                       gateway_estimate_micros=None if estimate is None else round(estimate * MICROS_PER_USD))
@@ -196,10 +201,11 @@ class BudgetChecker:
         directory = await self._fresh_directory()
         person_id, team_id = directory.attribute(ask.user, ask.team) if ask.user else (None, 0)
         team_info = self._budgets["teams"].get(team_id)
+        route = self._route(team_id, ask)
         if person_id is None or team_info is None or team_info["enforcement"] != "hard":
             answer = await self.check(ask.user) if ask.user else decide(
                 "", False, None, None, None, "soft", self.deps.settings.check_allow_unknown)
-            return answer | {"reserved_usd": 0.0}
+            return answer | {"reserved_usd": 0.0} | route
         start, person_budget, team_budget = self._month_budgets(person_id, team_id, team_info)
         estimate = await self.estimate_micros(person_id, ask)
         admission = await self.reservations.reserve(ReservationRequest(
@@ -207,7 +213,16 @@ class BudgetChecker:
             person_budget_micros=person_budget, team_budget_micros=team_budget,
             month_start_hour=int(start.timestamp()) // 3600, now_ts=int(self.deps.clock.now().timestamp()),
             ttl_s=self.deps.settings.reservation_ttl_s))
-        return reservation_answer(ask, admission, estimate, person_budget, team_budget, team_info["slug"])
+        return reservation_answer(ask, admission, estimate, person_budget, team_budget, team_info["slug"]) | route
+
+    def _route(self, team_id: int, ask: ReserveAsk) -> dict[str, Any]:
+        """`{"route_to": model}` when the team opted in (org file `steering.route`) to have the requested model sent
+        to its preferred replacement; the plugin then changes the request's model. Nothing otherwise."""
+        routes = self._budgets.get("routes", {}).get(team_id)
+        if not routes or team_id == 0:
+            return {}
+        target = routes.get(ask.requested_model or "") or routes.get(ask.model.lower())
+        return {"route_to": target} if target else {}
 
     async def estimate_micros(self, person_id: int, ask: ReserveAsk) -> int:
         """The request's price at its input tokens and its `max_tokens`, or the person's typical output for that
@@ -264,6 +279,9 @@ class BudgetChecker:
 
     async def _load_budgets(self) -> None:
         self._budgets["people"], self._budgets["teams"] = await self.budgets.org_budgets()
+        steering = (await self.deps.org.org_info()).steering
+        self._budgets["routes"] = {tid: dict(steering[t["slug"]].route) for tid, t in self._budgets["teams"].items()
+                                   if t["slug"] in steering and steering[t["slug"]].route}
         await self._load_adjustments()
 
     async def _load_adjustments(self) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.domain.format import escape
 from bot.domain.org import Team
+from bot.domain.signals import short_hash
 from bot.domain.steering import SteeringFigures, figures, needs_nudge, nudge_text, steering_line
 from bot.domain.summary import windows
 from bot.features.deps import Deps
@@ -37,6 +39,43 @@ async def with_steering(deps: Deps, message: dict[str, Any], scope: str, key: in
     at = next((i for i, b in enumerate(blocks) if b.get("type") in ("context", "actions")), len(blocks))
     blocks.insert(at, {"type": "section", "text": {"type": "mrkdwn", "text": line}})
     return message | {"blocks": blocks}
+
+
+async def announce_routes(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | None = None) -> int:
+    """Tell a team's channel (or its approvers) once that the LiteLLM plugin now routes some of its requests to a
+    preferred model, and audit it (`steering_route`). Once per team and route set: a changed route is announced
+    again. Returns the announcements made."""
+    poster = poster or deps.slack
+    info = await deps.org.org_info()
+    if poster is None or not info.steering:
+        return 0
+    runs = runs or RunLog(deps.engine)
+    now_ts = int(deps.clock.now().timestamp())
+    made = 0
+    for team in await deps.org.active_teams():
+        steering = info.steering.get(team.slug)
+        if steering is None or not steering.route:
+            continue
+        key = f"route:{team.id}:{short_hash(repr(steering.route), 12)}"
+        if not await runs.claim(key, now_ts, 300):
+            continue
+        pairs = ", ".join(f"`{escape(a)}` → `{escape(b)}`" for a, b in steering.route)
+        text = (f":twisted_rightwards_arrows: *{escape(team.name)}* opted in to steering: requests through the company "
+                f"gateway for {pairs} are now sent to the preferred model instead (org file `steering.route`; remove "
+                "it there to stop).")
+        targets = [team.channel] if team.channel else list((await deps.org.team(team.id) or team).approvers)
+        try:
+            for target in targets:
+                await poster.post_message(target, text.replace("*", ""), [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        except Exception as exc:  # noqa: BLE001 - the next run tries again
+            await runs.fail(key, now_ts, f"{type(exc).__name__}: {exc}")
+            continue
+        await deps.requests.audit(now_ts, "org file", "steering_route", None,
+                                  {"team": team.slug, "route": [list(r) for r in steering.route], "told": targets})
+        await runs.complete(key, now_ts, pairs[:500])
+        made += 1
+    return made
 
 
 async def run_nudges(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | None = None) -> int:

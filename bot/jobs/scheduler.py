@@ -44,9 +44,9 @@ class Jobs:
         return len((await scan_signals(self.deps, self.poster, self.runs)).messages)
 
     async def steering(self) -> int:
-        from bot.features.steering import run_nudges
+        from bot.features.steering import announce_routes, run_nudges
 
-        return await run_nudges(self.deps, self.poster, self.runs)
+        return await announce_routes(self.deps, self.poster, self.runs) + await run_nudges(self.deps, self.poster, self.runs)
 
     async def admin_digest(self) -> int:
         from bot.features.admin_digest import run_admin_digest
@@ -123,7 +123,7 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
                     ("signals", SIGNALS_INTERVAL_S, jobs.signals), ("request-timers", 60, jobs.request_timers),
-                    ("admin-digest", 300, jobs.admin_digest), ("steering", 3600, jobs.steering)]
+                    ("admin-digest", 300, jobs.admin_digest), ("steering", 300, jobs.steering)]
     for name, interval, job in planned:
         async def tick(name: str = name, interval: int = interval, job=job) -> None:  # noqa: ANN001
             await jobs.run(name, interval, job)

@@ -287,6 +287,13 @@ class TokenbotLogger(CustomLogger):
 
             raise ProxyException(message=f"tokenbot: {verdict.get('reason', 'budget used up')}",
                                  type=ProxyErrorTypes.budget_exceeded, param=None, code=400)
+        route_to = verdict.get("route_to")
+        if isinstance(route_to, str) and route_to and route_to != data.get("model"):
+            # The team opted in (org file steering.route, announced in its channel): its preferred replacement.
+            log.info("tokenbot plugin: routing %s to %s", data.get("model"), route_to)
+            metadata = data.setdefault("metadata", {}) if isinstance(data.get("metadata", {}), dict) else {}
+            metadata["tokenbot_routed_from"] = data.get("model")
+            data["model"] = route_to
         return data
 
     def _unanswered(self, data: dict, why: str) -> dict:
@@ -309,6 +316,7 @@ class TokenbotLogger(CustomLogger):
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         body: dict[str, Any] = {
             "call_id": data.get("litellm_call_id"), "model": deployment, "provider": provider,
+            "requested_model": data.get("model") if isinstance(data.get("model"), str) else None,
             "input_tokens": input_tokens, "max_tokens": max_tokens if isinstance(max_tokens, int) else None,
             "end_user": getattr(key, "end_user_id", None) or (data.get("user") if isinstance(data.get("user"), str) else None),
             "request_tags": metadata.get("tags") if isinstance(metadata.get("tags"), list) else [],

@@ -93,3 +93,36 @@ async def test_the_digest_and_app_home_show_the_share_too(bot) -> None:  # noqa:
     await publish_home(bot.deps, "U0ADA")
     [home] = bot.slack.calls_to("views.publish")
     assert line in str(home.params["view"])
+
+
+async def test_a_team_that_opted_in_gets_its_requests_routed_announced_once_and_audited(bot) -> None:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from bot.features.steering import announce_routes
+    from storage.tables.requests import audit_log
+    from tests.conftest import INGEST_TOKEN
+
+    routed = STEERED.replace("steering: {other_share_pct: 40}",
+                             "steering: {other_share_pct: 40, route: {gpt-4o: gpt-4o-mini}}")
+    await bot.deps.org.sync(parse_org(routed), int(NOW.timestamp()))
+
+    async def reserve(user: str, model: str, call: str) -> dict:
+        body = {"call_id": call, "model": model, "requested_model": model, "provider": "openai", "input_tokens": 100,
+                "max_tokens": 100, "end_user": user, "metadata": {"user_api_key_user_id": "default_user_id"}}
+        async with bot.http.post(f"{bot.url}/v1/budget/reserve", json=body,
+                                 headers={"Authorization": f"Bearer {INGEST_TOKEN}"}) as resp:
+            assert resp.status == 200
+            return await resp.json()
+
+    assert (await reserve("ada", "gpt-4o", "c1"))["route_to"] == "gpt-4o-mini"  # Platform opted in
+    assert "route_to" not in await reserve("ada", "claude-sonnet-4-5", "c2")  # not a routed model
+    assert "route_to" not in await reserve("grace", "gpt-4o", "c3")  # Research did not opt in
+
+    assert await announce_routes(bot.deps, poster(bot)) == 1
+    assert await announce_routes(bot.deps, poster(bot)) == 0
+    [note] = [c for c in bot.slack.posted if c.params["channel"] == "C0PLAT"]
+    assert ("*Platform* opted in to steering: requests through the company gateway for `gpt-4o` → `gpt-4o-mini` are "
+            "now sent to the preferred model instead") in message_text(note)
+    async with bot.deps.engine.connect() as conn:
+        [row] = (await conn.execute(select(audit_log).where(audit_log.c.action == "steering_route"))).mappings().all()
+    assert row["detail"]["team"] == "platform" and row["detail"]["route"] == [["gpt-4o", "gpt-4o-mini"]]
