@@ -252,3 +252,33 @@ async def test_fail_closed_refuses_with_a_clear_error_when_tokenbot_cannot_answe
         assert "TOKENBOT_FAIL_MODE=closed" in proxy.log.read_text()  # the operator is told why
     finally:
         await stop(proxy)
+
+
+async def test_an_opted_in_team_is_routed_to_its_preferred_model(tmp_path: Path, database_url: str) -> None:
+    """Org file `steering.route`: the plugin sends Platform's gpt-4o requests to gpt-4o-mini; Capped's stay as asked."""
+    org = tmp_path / "org.yml"
+    org.write_text(ORG.replace("approvers: [U0BOSS]}", "approvers: [U0BOSS], steering: {route: {gpt-4o: gpt-4o-mini}}}", 1)
+                   + "preferred_models:\n  - {model: gpt-4o-mini, for: everyday work, replaces: [gpt-4o]}\n")
+    config = write_config(tmp_path / "litellm", [FIXED_ID_MODEL])
+    bot = await start_tokenbot("A", tmp_path, tokenbot_env(database_url, org, free_port(), TOKEN))
+    proxy = await start_proxy(tmp_path, config, [bot.url], TOKEN, tmp_path / "spool")
+    engine = make_engine(database_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            routed = [await chat(http, proxy.url, "u01", "gpt-4o") for _ in range(3)]
+            kept = await chat(http, proxy.url, "capped", "gpt-4o")
+        assert all(a.status == 200 for a in routed + [kept]), [a.text for a in routed + [kept]]
+        assert all("mock gpt-4o-mini" in a.text for a in routed) and "mock gpt-4o\"" in kept.text
+        assert await wait_for_events(engine, 4) == 4
+        events = await stored(engine)
+        async with engine.connect() as conn:
+            models = dict((await conn.execute(select(usage_events.c.id, usage_events.c.model))).all())
+        from bot.domain.alternatives import model_family  # LiteLLM may log the deployment name (openai/...)
+
+        assert sorted(model_family(models[f"litellm:{a.call_id}"]) for a in routed) == ["gpt-4o-mini"] * 3
+        assert model_family(models[f"litellm:{kept.call_id}"]) == "gpt-4o"
+        assert len(events) == 4
+    finally:
+        await engine.dispose()
+        await stop(proxy)
+        await stop(bot)
