@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 class SentWarning:
     """A warning that went out: a spike (its recorded message) or a budget line crossed, with whom it was about."""
     at: int
-    kind: str  # "spike" | "line"
+    kind: str  # "spike" | "line" | "signal" (a loop, runaway session or idle burn: detail is its headline)
     scope: str  # person | team
     subject_name: str
     detail: str | None = None  # spike: the message as sent (mrkdwn, already escaped)

@@ -2,6 +2,8 @@
 threshold ladder from the org file."""
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -83,8 +85,8 @@ class AlertStore:
         """The most recent spike warnings and budget lines crossed, newest first, naming their person or team."""
         async with self.engine.connect() as conn:
             spikes = (await conn.execute(select(job_runs.c.done_at, job_runs.c.key, job_runs.c.detail).where(
-                job_runs.c.kind == "spike", job_runs.c.status == "done").order_by(job_runs.c.done_at.desc())
-                .limit(limit))).all()
+                job_runs.c.kind.in_(("spike", "signal")), job_runs.c.status == "done")
+                .order_by(job_runs.c.done_at.desc()).limit(limit))).all()
             lines = (await conn.execute(select(budget_alerts).order_by(budget_alerts.c.fired_at.desc()).limit(limit))
                      ).mappings().all()
             names = {("team", tid): name for tid, name in await conn.execute(select(teams.c.id, teams.c.name))}
@@ -92,6 +94,15 @@ class AlertStore:
                       for pid, name, email in await conn.execute(select(people.c.id, people.c.name, people.c.email))}
         out = []
         for at, key, detail in spikes:
+            if key.startswith("signal:"):  # signal:<kind>:person:<id>:<episode>, its headline in a JSON detail
+                parts = key.split(":")
+                sid = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else 0
+                try:
+                    headline = json.loads(detail or "{}").get("headline")
+                except (ValueError, AttributeError):
+                    headline = None
+                out.append(SentWarning(at, "signal", "person", names.get(("person", sid), "?"), detail=headline))
+                continue
             parts = key.split(":")  # spike:<scope>:<id>:<hour>
             scope, sid = (parts[1], int(parts[2])) if len(parts) >= 3 and parts[2].isdigit() else ("team", 0)
             out.append(SentWarning(at, "spike", scope, names.get((scope, sid), "?"), detail=detail))

@@ -86,6 +86,9 @@ def warning_line(w: SentWarning) -> str:
     if w.kind == "line":
         return f"{when} {who} crossed {w.threshold_pct}% of its {w.period} budget"
     headline = (w.detail or "").splitlines()[0] if w.detail else ""
+    if w.kind == "signal":  # written to the person: "You sent …", "Your session …"
+        headline = headline.replace(": Your ", f": {who}'s ", 1).replace(": You ", f": {who} ", 1)
+        return f"{when} {headline or who}"
     if headline and w.scope == "person":
         headline = headline.replace(": Your AI spend", f": {who}'s AI spend", 1)
     return f"{when} {headline or f'*Spend spike*: {who}'}"

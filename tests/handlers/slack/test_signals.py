@@ -80,6 +80,11 @@ async def test_a_replayed_loop_warns_once_and_a_snooze_silences_the_next(bot) ->
     assert [e["text"]["text"] for b in blocks_of(card) if b["type"] == "actions" for e in b["elements"]] == \
         ["Snooze a day", "Snooze a week", "This is expected"]
     assert signals_to(bot, "U0BOSS") == []  # not severe: the approvers are not told
+    from bot.features.home import publish_home
+
+    await publish_home(bot.deps, "U0ADMIN")  # the admins' App Home lists it beside spikes and budget lines
+    assert "Possible loop: Ada sent 30 requests with the same prompt in 5 minutes" in str(
+        bot.slack.calls_to("views.publish")[-1].params["view"])
 
     # The plugin resends the batch (its spool after a restart) and the scan runs again, twice: nothing new.
     assert (await send_litellm(bot, ordinary + loop))["duplicates"] == 50
