@@ -125,3 +125,23 @@ async def _audit(bot) -> list[dict]:  # noqa: ANN001
     async with bot.deps.engine.connect() as conn:
         rows = await conn.execute(select(audit_log).where(audit_log.c.action.like("warning_%")).order_by(audit_log.c.id))
         return [dict(r) for r in rows.mappings()]
+
+
+async def test_expected_on_a_budget_line_mutes_the_rest_of_the_month(bot) -> None:  # noqa: ANN001
+    day = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    await spend(bot, [(day, "alan", "gpt-4o", 550.0)], "a")  # 55% of Platform's $1,000
+    await scan(bot.deps, poster(bot))
+
+    def lines() -> list:
+        return [c for c in bot.slack.posted if c.params["channel"] == "C0PLAT" and "AI budget has passed" in message_text(c)]
+
+    [card] = lines()
+    assert "has passed 50%" in message_text(card)
+    await press(bot, card, "warning_expected", "U0BOSS")
+    await wait_for(lambda: updates(bot))
+    assert "Marked expected by <@U0BOSS>: no more budget warnings this month until" in block_texts(
+        blocks_of(updates(bot)[0]))
+    await spend(bot, [(day + timedelta(hours=1), "alan", "gpt-4o", 300.0)], "b")  # 85%: past the 80% line
+    await scan(bot.deps, poster(bot))
+    assert len(lines()) == 1
+    assert [r["action"] for r in await _audit(bot)] == ["warning_expected"]
