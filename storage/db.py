@@ -1,6 +1,7 @@
 """Engine creation: one place that knows the differences between SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from storage.tables.core import metadata
 def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10, autocommit: bool = False) -> AsyncEngine:
     """`pre_ping=False` is for paths on a gateway request's critical path: asyncpg's ping is three round trips
     (BEGIN, `;`, ROLLBACK) per checkout; such a caller retries once on an invalidated connection instead.
-    `autocommit` (PostgreSQL) is for read-only pools: no BEGIN/ROLLBACK around statements, and the ping is one `;`."""
+    `autocommit` (PostgreSQL) is for read-only pools and single-statement writes (the reservation function): no
+    BEGIN/ROLLBACK around statements, and the ping is one `;`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,7 +47,8 @@ def on_statement(engine: AsyncEngine, callback: Callable[[], object]) -> None:
 
 
 # What a database that is down, restarting or unreachable raises: callers answer "unavailable, retry" on these.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DBAPIError, OSError)
+# (sqlite3.OperationalError: the SQLite writer's own connection, storage/sqlite_writer.py: locked, disk I/O.)
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DBAPIError, OSError, sqlite3.OperationalError)
 
 
 async def database_error(engine: AsyncEngine) -> str | None:

@@ -58,6 +58,33 @@ class PersonSpec:
 
 
 @dataclass(frozen=True)
+class SourceRule:
+    """Org file `sources:`: which source counts the requests of some people, teams or providers when two sources
+    see the same requests (Claude Code going through the company's LiteLLM and exporting its own telemetry). The
+    other sources' copies are kept as overlap, never as spend. A rule with no selector covers everyone."""
+
+    authoritative: str  # litellm | otlp | api | ...
+    people: tuple[str, ...] = ()  # emails
+    teams: tuple[str, ...] = ()  # slugs
+    providers: tuple[str, ...] = ()  # anthropic, openai, ...
+    line: int = 0
+
+    def covers(self, email: str | None, team: str | None, provider: str | None) -> bool:
+        return ((not self.people or email in self.people) and (not self.teams or team in self.teams)
+                and (not self.providers or provider in self.providers))
+
+
+def authoritative_source(rules: tuple[SourceRule, ...], email: str | None, team: str | None,
+                         provider: str | None) -> str | None:
+    """The source that counts a request of this person, team and provider: the first rule that covers it; None when
+    no rule does (every source counts what it sees)."""
+    for rule in rules:
+        if rule.covers(email, team, provider):
+            return rule.authoritative
+    return None
+
+
+@dataclass(frozen=True)
 class OrgFile:
     name: str
     admins: tuple[str, ...]
@@ -68,6 +95,7 @@ class OrgFile:
     max_request_usd: float = 10_000.0  # ceiling of one budget request
     max_pending_requests: int = 3  # per person
     prices: tuple[tuple[str, PriceOverride], ...] = ()  # per-model price overrides (model lower-cased)
+    sources: tuple[SourceRule, ...] = ()  # per-source precedence (first matching rule wins)
 
 
 @dataclass
@@ -175,9 +203,10 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
     max_pending = _count_value(org.get("max_pending_requests", 3), "org.max_pending_requests",
                                _at(org, "max_pending_requests") if org else 1, problem)
     prices = _parse_prices(doc.get("prices"), doc, problem)
+    sources = _parse_sources(doc.get("sources"), doc, set(seen_emails), set(seen_slugs), problem)
     if problems.lines:
         raise OrgFileError(problems.lines)
-    return OrgFile(prices=prices, name=str(org.get("name") or "your organisation"), admins=tuple(admins),
+    return OrgFile(prices=prices, sources=sources, name=str(org.get("name") or "your organisation"), admins=tuple(admins),
                    help_contact=_opt_str(org.get("help_contact")), teams=tuple(teams), people=tuple(people),
                    finance_approvers=tuple(finance), max_request_usd=10_000.0 if max_request is None else max_request,
                    max_pending_requests=max_pending or 3)
@@ -272,7 +301,11 @@ def _parse_prices(raw: Any, doc: dict[str, Any], problem) -> tuple[tuple[str, Pr
         discount = _money(item.get("discount_pct"), f"price of {model}: discount_pct", _at(item, "discount_pct"), problem)
         if discount is not None and discount > 100:
             problem(_at(item, "discount_pct"), f"price of {model}: discount_pct must be at most 100")
-        if (rates["input_per_mtok"] is None) == (discount is None):
+        dims = {k: _money(item.get(k), f"price of {model}: {k}", _at(item, k), problem) for k in _DIMENSION_PRICES}
+        if dims["batch_discount_pct"] is not None and dims["batch_discount_pct"] > 100:
+            problem(_at(item, "batch_discount_pct"), f"price of {model}: batch_discount_pct must be at most 100")
+        both = rates["input_per_mtok"] is not None and discount is not None
+        if both or (rates["input_per_mtok"] is None and discount is None and all(v is None for v in dims.values())):
             problem(line, f"price of {model}: give either input_per_mtok (and output_per_mtok) or discount_pct")
             continue
         if model in out:
@@ -280,8 +313,40 @@ def _parse_prices(raw: Any, doc: dict[str, Any], problem) -> tuple[tuple[str, Pr
             continue
         out[model] = PriceOverride(input_per_mtok=rates["input_per_mtok"], output_per_mtok=rates["output_per_mtok"],
                                    cached_input_per_mtok=rates["cached_input_per_mtok"], discount_pct=discount or 0.0,
-                                   priced_as=_opt_str(item.get("priced_as")))
+                                   priced_as=_opt_str(item.get("priced_as")), **dims)
     return tuple(out.items())
+
+
+def _parse_sources(raw: Any, doc: dict[str, Any], emails: set[str], slugs: set[str],  # noqa: ANN001
+                   problem) -> tuple[SourceRule, ...]:
+    rules: list[SourceRule] = []
+    for item in _list(raw, "sources", _at(doc, "sources"), problem):
+        if not isinstance(item, dict):
+            problem(_at(doc, "sources"), "each entry of `sources:` must be a mapping with `authoritative:`")
+            continue
+        line = item["__line__"]
+        source = item.get("authoritative")
+        if not isinstance(source, str) or not SLUG_RE.match(source.strip().lower()):
+            problem(_at(item, "authoritative"), f"sources: authoritative must name a source (litellm, otlp, api), "
+                                                f"got {source!r}")
+            continue
+        people = [p.lower() for p in _str_list(item.get("people"), "sources: people", _at(item, "people"), problem)]
+        for email in people:
+            if email not in emails:
+                problem(_at(item, "people"), f"sources: {email} is not a person of this org file")
+        teams = [t.lower() for t in _str_list(item.get("teams"), "sources: teams", _at(item, "teams"), problem)]
+        for slug in teams:
+            if slug not in slugs:
+                problem(_at(item, "teams"), f"sources: unknown team `{slug}`")
+        providers = [p.lower() for p in _str_list(item.get("providers"), "sources: providers", _at(item, "providers"),
+                                                   problem)]
+        rules.append(SourceRule(source.strip().lower(), tuple(people), tuple(teams), tuple(providers), line))
+    return tuple(rules)
+
+
+# Per-model prices of provider billing dimensions the org file may set (bot/domain/price_rules.py uses them first).
+_DIMENSION_PRICES = ("cache_write_per_mtok", "cache_write_1h_per_mtok", "audio_input_per_mtok", "audio_output_per_mtok",
+                     "web_search_per_1k", "batch_discount_pct")
 
 
 def _count_value(value: Any, what: str, line: int, problem) -> int | None:  # noqa: ANN001
@@ -306,6 +371,8 @@ def _parse_person(raw: Any, problem) -> PersonSpec | None:  # noqa: ANN001
     if slack_id is not None and not SLACK_USER_RE.match(slack_id):
         problem(_at(raw, "slack_id"), f"person {email}: slack_id {slack_id!r} must be a Slack user id like U0123ABCD")
     gateway_ids = _str_list(raw.get("gateway_ids"), f"person {email}: gateway_ids", _at(raw, "gateway_ids"), problem)
+    # Telemetry's account ids (Claude Code's user.account_uuid): aliases like gateway ids, listed apart for clarity.
+    gateway_ids += _str_list(raw.get("account_ids"), f"person {email}: account_ids", _at(raw, "account_ids"), problem)
     budget = _money(raw.get("monthly_budget_usd"), f"person {email}: monthly_budget_usd", _at(raw, "monthly_budget_usd"),
                     problem)
     team = _opt_str(raw.get("team"))
@@ -429,3 +496,4 @@ class OrgInfo:
     max_request_micros: int = 10_000_000_000
     max_pending_requests: int = 3
     price_overrides: dict = dataclasses.field(default_factory=dict)
+    source_precedence: tuple[SourceRule, ...] = ()

@@ -1,11 +1,11 @@
 """HTTP endpoints beside Slack's: health, usage ingestion (tokenbot's format and LiteLLM's), the gateway's budget
-check and reservation."""
+check and reservation, and OpenTelemetry's OTLP/HTTP (logs, metrics, traces)."""
 from __future__ import annotations
 
 from aiohttp import web
 
 from bot.features.deps import Deps
-from handlers.http import budget_check, health, litellm, usage
+from handlers.http import budget_check, health, litellm, otlp, usage
 
 
 def register(web_app: web.Application, deps: Deps) -> None:
@@ -13,3 +13,4 @@ def register(web_app: web.Application, deps: Deps) -> None:
     usage.register(web_app, deps)
     budget_check.register(web_app, deps)
     litellm.register(web_app, deps)
+    otlp.register(web_app, deps)

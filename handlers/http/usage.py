@@ -1,7 +1,6 @@
 """`POST /v1/usage`: the gateway's usage events (JSON array, one object, or NDJSON), bearer-token protected."""
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,45 +10,10 @@ from aiohttp import web
 from bot.features.deps import Deps
 from bot.features.ingestion import IngestReport
 from bot.domain.usage_events import BodyError, split_body
+from handlers.http.guard import bearer_ok, error, read_capped
 from storage.db import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
-
-
-def error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def bearer_ok(request: web.Request, deps: Deps) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    presented = token.strip().encode()
-    # Check every configured token, in constant time, so rotation (old and new both valid) works.
-    ok = False
-    for allowed in deps.settings.ingest_tokens:
-        ok |= hmac.compare_digest(presented, allowed.get_secret_value().encode())
-    return ok
-
-
-def too_large(message: str) -> web.Response:
-    resp = error(413, message)
-    resp.force_close()  # the sender may still be uploading; don't keep reading what we refused
-    return resp
-
-
-async def read_capped(request: web.Request, limit: int) -> bytes | web.Response:
-    if request.content_length is not None and request.content_length > limit:
-        return too_large(f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
-    chunks = []
-    size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            return too_large(f"body exceeds the limit of {limit} bytes: send smaller batches")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def handle_ingest(request: web.Request, deps: Deps, source: str,

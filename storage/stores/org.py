@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.domain.org import OrgFile, OrgInfo, Person, PersonSpec, Team, TeamSpec
+from bot.domain.org import OrgFile, OrgInfo, Person, PersonSpec, SourceRule, Team, TeamSpec
 from bot.domain.pricing import MICROS_PER_USD
 from storage.tables.core import org_state, people, person_aliases, team_approvers, teams
 
@@ -54,7 +54,9 @@ class OrgStore:
                           "finance_approvers": list(org.finance_approvers),
                           "max_request_micros": _micros(org.max_request_usd),
                           "max_pending_requests": org.max_pending_requests,
-                          "price_overrides": {m: dataclasses.asdict(o) for m, o in org.prices}}
+                          "price_overrides": {m: dataclasses.asdict(o) for m, o in org.prices},
+                          "source_precedence": [{k: (list(v) if isinstance(v, tuple) else v)
+                                                 for k, v in dataclasses.asdict(r).items()} for r in org.sources]}
             if state is None:
                 await conn.execute(insert(org_state).values(id=1, revision=1, synced_at=now_ts, **org_values))
                 changes.insert(0, f"org {org.name}: created")
@@ -176,7 +178,10 @@ class OrgStore:
                        help_contact=row["help_contact"], revision=row["revision"],
                        finance_approvers=tuple(row["finance_approvers"] or ()),
                        max_request_micros=row["max_request_micros"], max_pending_requests=row["max_pending_requests"],
-                       price_overrides=dict(row["price_overrides"] or {}))
+                       price_overrides=dict(row["price_overrides"] or {}),
+                       source_precedence=tuple(SourceRule(**{k: tuple(v) if isinstance(v, list) else v
+                                                             for k, v in r.items()})
+                                               for r in row["source_precedence"] or ()))
 
     async def teams_approved_by(self, slack_user_id: str) -> frozenset[int]:
         async with self.engine.connect() as conn:

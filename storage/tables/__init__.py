@@ -5,3 +5,5 @@ from storage.tables import requests  # noqa: F401
 from storage.tables import ingest  # noqa: F401
 from storage.tables import alerts  # noqa: F401
 from storage.tables import billing  # noqa: F401
+from storage.tables import slack  # noqa: F401
+from storage.tables import otlp  # noqa: F401

@@ -37,6 +37,8 @@ org_state = Table(
     # Changes made by admins in Slack since the last `org export`: a sync from an older file would undo them.
     Column("slack_edits", Integer, nullable=False, default=0),
     Column("price_overrides", JSON, nullable=False, default=dict),  # model -> PriceOverride fields
+    # Which source counts which requests when two see the same ones (org file `sources:`), a list of rules.
+    Column("source_precedence", JSON, nullable=False, default=list),
 )
 
 teams = Table(
@@ -105,6 +107,9 @@ usage_events = Table(
     Column("cost_source", String(16), nullable=False),  # "event" | "price" | "unknown"
     Column("metadata", JSON),
     Column("received_at", BigInteger, nullable=False),
+    # Model requests the event stands for: 1 for a gateway request, the provider's own count (num_model_requests)
+    # for a usage-report bucket, 0 where the provider reports none.
+    Column("requests", BigInteger, nullable=False, server_default="1"),
 )
 Index("ix_usage_events_unmapped", usage_events.c.user_ref, sqlite_where=usage_events.c.person_id.is_(None),
       postgresql_where=usage_events.c.person_id.is_(None))

@@ -1,7 +1,7 @@
 """warning_feedback: the Snooze and Expected buttons on spike and budget warnings, one row per warning
 
 Revision ID: d7caa84dcd91
-Revises: b5d2e8f41c07
+Revises: a15092dfee32
 Create Date: 2026-11-22 21:30:00
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = 'd7caa84dcd91'
-down_revision = 'b5d2e8f41c07'
+down_revision = 'a15092dfee32'
 branch_labels = None
 depends_on = None
 
