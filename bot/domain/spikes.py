@@ -8,7 +8,8 @@ What keeps false alarms down (each measured in bench/spike_quality.py):
 - robust statistics everywhere (medians; the spread from leave-one-out residuals of the seasonal samples), in log space;
 - the spread is the larger of the typical residual and the series' own tail (a high quantile of the same residuals
   over a margin), so a series whose normal hours jump about needs a jump beyond its usual jumps;
-- a persistence gate: a moderately high hour alerts only when the hour before was high too, a very high hour at once;
+- a persistence gate: a moderately high hour alerts only when the hour before was high too, a very high hour at once,
+  and a smaller rise once it has lasted (a CUSUM of the score over `cusum_k` reaching `cusum_h`);
 - the recent level: a sustained new level (changepoint) lifts the expectation once it fills half of `level_steps`,
   so it is one message, then quiet, and the baseline has adapted; a quiet spell never lowers it;
 - `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again.
