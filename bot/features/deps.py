@@ -41,7 +41,8 @@ class Deps:
         return self.reads or self.engine
 
     async def close(self) -> None:
-        """Dispose of the database pools (a no-op for a pool that never connected)."""
+        """Dispose of the database pools (a no-op for a pool that never connected) and the SQLite writer's thread."""
+        self.ledger.close()
         if self.reads is not None and self.reads is not self.engine:
             await self.reads.dispose()
         await self.engine.dispose()
