@@ -136,13 +136,17 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any],
 
 
 async def _safe_answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any], touched: set[str],
-                       headers: dict[str, Any]) -> Answer:
+                       headers: dict[str, Any], claimed: bool) -> Answer:
+    gate = deps.slash_gate
+    if not claimed:
+        await gate.claim()
     try:
-        async with deps.slash_gate.worker():
-            return await answer(deps, client, command, touched, headers)
+        return await answer(deps, client, command, touched, headers)
     except Exception as exc:  # noqa: BLE001 - the user gets an answer; the admins get the log line
         log.exception("/tokens failed (%s)", type(exc).__name__)
         return text_message(FAILED)
+    finally:
+        gate.release()
 
 
 async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, context, respond, request) -> None:  # noqa: ANN001
@@ -153,11 +157,12 @@ async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, contex
         return
     touched: set[str] = set()
     try:
-        work = asyncio.create_task(_safe_answer(deps, client, command, touched, dict(request.headers)))
         # With a worker free the answer usually fits in the acknowledgement; with none, the command waits its turn,
         # so say so at once rather than spend Slack's 3 seconds waiting.
-        budget = deps.settings.slash_ack_budget_s if gate.worker_free() else 0
-        done, _ = await asyncio.wait({work}, timeout=budget) if budget else (set(), set())
+        claimed = gate.try_claim()
+        work = asyncio.create_task(_safe_answer(deps, client, command, touched, dict(request.headers), claimed))
+        done, _ = (await asyncio.wait({work}, timeout=deps.settings.slash_ack_budget_s) if claimed
+                   else (set(), set()))
         if done:
             await ack(**work.result())
         else:
