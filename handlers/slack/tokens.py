@@ -60,12 +60,13 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any],
         from handlers.slack.admin import open_admin
 
         return await open_admin(deps, client, command["user_id"], command.get("trigger_id", ""))
-    if sub in ("team", "top", "models"):
+    if sub in ("team", "top", "models", "impact"):
         if len(words) > 2:
             return help_message(f"`/tokens {sub}` takes at most one team slug.")
         person, _email = await find_person(deps.org, deps.slack, command["user_id"])
         who = await viewer(deps, command["user_id"], person)
-        view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view}[sub]
+        view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view,
+                "impact": team_views.impact_view}[sub]
         return await view(deps, who, words[1] if len(words) == 2 else None)
     return help_message(f"I don't know `/tokens {escape(sub[:40])}`.")
 
