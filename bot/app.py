@@ -94,4 +94,5 @@ def build_web_app(deps: Deps, bolt_app: AsyncApp | None) -> web.Application:
 
 def app_runner(web_app: web.Application) -> web.AppRunner:
     # aiohttp keeps reading a refused (413) upload for `lingering_time` before closing; a second is plenty.
-    return web.AppRunner(web_app, access_log=None, lingering_time=1.0)
+    # Bodies are inflated by the handlers (handlers.http.usage.read_capped), capped and answered with a 400 if corrupt.
+    return web.AppRunner(web_app, access_log=None, lingering_time=1.0, auto_decompress=False)

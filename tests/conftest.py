@@ -22,6 +22,7 @@ from tests.support.slack_requests import SlackSender
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 INGEST_TOKEN = "ingest-token-abc"
+OTLP_TOKEN = "otlp-token-xyz"
 NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday afternoon
 
 ORG_YAML = """
@@ -143,6 +144,7 @@ def bot_settings(tmp_path: Path, slack: FakeSlack | None, database_url: str | No
     values: dict[str, object] = {
         "TOKENBOT_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{tmp_path / 'tokenbot.db'}",
         "TOKENBOT_INGEST_TOKENS": f"{INGEST_TOKEN},second-token",
+        "TOKENBOT_OTLP_TOKENS": OTLP_TOKEN,
         "TOKENBOT_PORT": 0,
         "TOKENBOT_CHECK_CACHE_SECONDS": 0,  # the budget check re-reads spend at once, so tests see their ingests
     }

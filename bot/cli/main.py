@@ -556,8 +556,8 @@ async def cmd_poll_costs(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
-    from bot.domain.reconcile import parse_month, reconcile_plain, reconcile_summary_line
-    from bot.features.reconciliation import load_reconciliation
+    from bot.domain.reconcile import overlap_lines, parse_month, reconcile_plain, reconcile_summary_line
+    from bot.features.reconciliation import load_overlap, load_reconciliation
 
     try:
         month = parse_month(args.month) if args.month else None
@@ -566,12 +566,16 @@ async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     async with opened_deps(settings) as deps:
         result = await load_reconciliation(deps, month, args.provider)
+        overlap = await load_overlap(deps, month)
+    label = args.month or "this month"
     if result is None:
-        print(f"no day of {args.month or 'this month'} has ended yet (UTC): nothing to reconcile")
-        return 0
-    print(reconcile_plain(result, all_days=args.all_days))
-    print()
-    print(reconcile_summary_line(result))
+        print(f"no day of {label} has ended yet (UTC): nothing to reconcile")
+    else:
+        print(reconcile_plain(result, all_days=args.all_days))
+        print()
+        print(reconcile_summary_line(result))
+    for line in overlap_lines(overlap, label):
+        print(line)
     return 0
 
 

@@ -22,43 +22,35 @@ and the service), never of when it was received.
 """
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
 import math
-import zlib
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from bot.domain.otlp_decode import (
+    JSON,
+    PROTOBUF,
+    SIGNALS,
+    Decoded,
+    LogRec,
+    MetricRec,
+    OtlpBodyError,
+    SpanRec,
+    decode_request,
+    media_type,
+)
 from bot.domain.usage_events import Rejection
 
-SIGNALS = ("logs", "metrics", "traces")
-REQUEST_TYPES: dict[str, type[Message]] = {"logs": ExportLogsServiceRequest, "metrics": ExportMetricsServiceRequest,
-                                           "traces": ExportTraceServiceRequest}
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 # Who made a request, in order of preference, from the span's (or log record's) attributes, then the resource's.
 DEFAULT_USER_ATTRIBUTES = ("user.email", "enduser.id", "user.id", "user.account_uuid", "user.account_id")
 CLAUDE_CODE_REQUEST = "claude_code.api_request"
 # Claude Code's outcome counters -> outcome kinds (the impact work reads them beside spend).
 OUTCOME_METRICS = {"claude_code.pull_request.count": "pull_request", "claude_code.commit.count": "commit"}
 ID_PREFIX = "otlp:"
-_DELTA, _CUMULATIVE = 1, 2  # AggregationTemporality
-_HEX_ID_FIELDS = (b'"traceId"', b'"spanId"', b'"parentSpanId"', b'"trace_id"', b'"span_id"', b'"parent_span_id"')
-
-
-class OtlpBodyError(ValueError):
-    """The body cannot be read as an OTLP export request at all (a 400 for the sender)."""
-
 
 @dataclass
 class OtlpMapping:
@@ -94,129 +86,48 @@ class CounterState:
     value: float
 
 
-# ---------------------------------------------------------------------------------------------------- decoding
-
-
-def decode_request(signal: str, body: bytes, content_type: str, content_encoding: str = "") -> Message:
-    """An OTLP/HTTP body (protobuf or JSON, optionally gzip- or deflate-compressed) -> the export request message."""
-    encoding = content_encoding.strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise OtlpBodyError(f"Content-Encoding is gzip but the body is not valid gzip ({exc})") from None
-    elif encoding == "deflate":
-        try:
-            body = zlib.decompress(body)
-        except zlib.error as exc:
-            raise OtlpBodyError(f"Content-Encoding is deflate but the body is not valid deflate ({exc})") from None
-    elif encoding not in ("", "identity"):
-        raise OtlpBodyError(f"Content-Encoding {encoding!r} is not supported: send gzip, deflate or none")
-    message = REQUEST_TYPES[signal]()
-    if media_type(content_type) == JSON:
-        try:
-            json_format.Parse(_hex_ids_as_base64(body), message, ignore_unknown_fields=True)
-        except (json_format.ParseError, ValueError, UnicodeDecodeError) as exc:
-            raise OtlpBodyError(f"body is not an OTLP/JSON {signal} export request: {str(exc)[:300]}") from None
-        return message
-    try:
-        message.ParseFromString(body)
-    except (DecodeError, ValueError) as exc:
-        raise OtlpBodyError(f"body is not an OTLP/protobuf {signal} export request ({str(exc)[:200]})") from None
-    return message
-
-
-def media_type(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
-
-
-def _hex_ids_as_base64(body: bytes) -> bytes:
-    """OTLP/JSON writes trace and span ids as hex strings, where protobuf's JSON mapping expects base64."""
-    if not any(f in body for f in _HEX_ID_FIELDS):
-        return body
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-
-    def fix(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id") \
-                        and isinstance(value, str) and value:
-                    try:
-                        node[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                    except ValueError:
-                        raise ValueError(f"{key} {value[:40]!r} is not a hex id") from None
-                else:
-                    fix(value)
-        elif isinstance(node, list):
-            for item in node:
-                fix(item)
-
-    fix(doc)
-    return orjson.dumps(doc)
-
-
-def any_value(value: Any) -> Any:
-    """An OTLP AnyValue as a plain Python value."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return attributes(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return value.bytes_value.hex()
-    return getattr(value, kind)
-
-
-def attributes(pairs: Iterable[Any]) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in pairs}
-
-
 # ---------------------------------------------------------------------------------------------------- mapping
 
 
-def map_request(signal: str, request: Message, known_users: Container[str],
+def map_request(signal: str, request: Decoded, known_users: Container[str],
                 user_attributes: tuple[str, ...] = DEFAULT_USER_ATTRIBUTES) -> OtlpMapping:
-    """Every record of an export request as a usage event, an outcome point, a Rejection, or ignored.
+    """Every record of a decoded export request (`decode_request`) as a usage event, an outcome point, a Rejection,
+    or ignored.
 
     `known_users`: the org's aliases (lower-case); among a record's user attributes the first one the org file
     knows is used, else the first present, so an email nobody lists still finds the person by account id."""
-    if signal == "logs":
-        return _map_logs(request, known_users, user_attributes)
-    if signal == "traces":
-        return _map_spans(request, known_users, user_attributes)
-    return _map_metrics(request, known_users, user_attributes)
-
-
-def _map_logs(request: Any, known: Container[str], user_attributes: tuple[str, ...]) -> OtlpMapping:
     out = OtlpMapping()
-    for resource_logs in request.resource_logs:
-        resource = attributes(resource_logs.resource.attributes)
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                out.records += 1
-                attrs = attributes(record.attributes)
-                body = any_value(record.body) if record.HasField("body") else None
-                if not _is_claude_code_request(record, attrs, body):
+    for resource, records in request:
+        for record in records:
+            if signal == "metrics":
+                _map_metric(record, resource, known_users, user_attributes, out)
+                continue
+            out.records += 1
+            if signal == "logs":
+                if not _is_claude_code_request(record):
                     out.ignored += 1
                     continue
-                mapped = claude_code_request(record, attrs, resource, body, known, user_attributes)
-                out.events.append(Rejection(0, mapped, _summary(attrs, resource)) if isinstance(mapped, str) else mapped)
+                mapped = claude_code_request(record, resource, known_users, user_attributes)
+            else:
+                if "gen_ai.usage.input_tokens" not in record.attrs and "gen_ai.usage.output_tokens" not in record.attrs:
+                    out.ignored += 1
+                    continue
+                mapped = genai_span(record, resource, known_users, user_attributes)
+            out.events.append(Rejection(0, mapped, _summary(record.attrs, resource)) if isinstance(mapped, str)
+                              else mapped)
     return out
 
 
-def _is_claude_code_request(record: Any, attrs: dict[str, Any], body: Any) -> bool:
-    names = {getattr(record, "event_name", ""), body if isinstance(body, str) else "", str(attrs.get("event.name", ""))}
+def _is_claude_code_request(record: LogRec) -> bool:
+    names = (record.event_name, record.body if isinstance(record.body, str) else "",
+             str(record.attrs.get("event.name", "")))
     return CLAUDE_CODE_REQUEST in names or "api_request" in names
 
 
-def claude_code_request(record: Any, attrs: dict[str, Any], resource: dict[str, Any], body: Any,
-                        known: Container[str], user_attributes: tuple[str, ...]) -> dict[str, Any] | str:
+def claude_code_request(record: LogRec, resource: dict[str, Any], known: Container[str],
+                        user_attributes: tuple[str, ...]) -> dict[str, Any] | str:
     """A `claude_code.api_request` log record -> a usage event dict, or why it cannot be one."""
+    attrs = record.attrs
     model = _text(attrs.get("model"))
     if model is None:
         return "claude_code.api_request: attribute `model` is missing"
@@ -231,7 +142,7 @@ def claude_code_request(record: Any, attrs: dict[str, Any], resource: dict[str, 
     user = pick_user(attrs, resource, known, user_attributes)
     if user is None:
         return "claude_code.api_request: no user (none of " + ", ".join(user_attributes) + ")"
-    ts = _record_time(record, attrs)
+    ts = _record_time(record)
     if ts is None:
         return "claude_code.api_request: no timestamp (time_unix_nano, observed_time_unix_nano or event.timestamp)"
     meta: dict[str, Any] = {"source": "otlp", "agent": "claude_code"}
@@ -242,12 +153,12 @@ def claude_code_request(record: Any, attrs: dict[str, Any], resource: dict[str, 
             meta[key] = value[:200]
     if counts["cache_creation_tokens"]:
         meta["cache_creation_tokens"] = counts["cache_creation_tokens"]
-    duration = _number(attrs.get("duration_ms"))
+    duration = _number(attrs.get("duration_ms"), whole=False)
     if duration is not None:
         meta["duration_ms"] = duration
     # tokenbot's input_tokens include cache reads and writes (Claude Code reports them apart).
     event: dict[str, Any] = {
-        "id": ID_PREFIX + _record_hash(resource, attrs, body, record.time_unix_nano),
+        "id": ID_PREFIX + _record_hash(resource, record),
         "timestamp": ts, "user": user, "model": model, "provider": _provider(attrs, resource, model),
         "input_tokens": counts["input_tokens"] + counts["cache_read_tokens"] + counts["cache_creation_tokens"],
         "output_tokens": counts["output_tokens"], "cached_input_tokens": counts["cache_read_tokens"],
@@ -263,26 +174,11 @@ def claude_code_request(record: Any, attrs: dict[str, Any], resource: dict[str, 
     return event
 
 
-def _map_spans(request: Any, known: Container[str], user_attributes: tuple[str, ...]) -> OtlpMapping:
-    out = OtlpMapping()
-    for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                out.records += 1
-                attrs = attributes(span.attributes)
-                if "gen_ai.usage.input_tokens" not in attrs and "gen_ai.usage.output_tokens" not in attrs:
-                    out.ignored += 1
-                    continue
-                mapped = genai_span(span, attrs, resource, known, user_attributes)
-                out.events.append(Rejection(0, mapped, _summary(attrs, resource)) if isinstance(mapped, str) else mapped)
-    return out
-
-
-def genai_span(span: Any, attrs: dict[str, Any], resource: dict[str, Any], known: Container[str],
+def genai_span(span: SpanRec, resource: dict[str, Any], known: Container[str],
                user_attributes: tuple[str, ...]) -> dict[str, Any] | str:
     """A span with GenAI usage attributes -> a usage event dict, or why it cannot be one."""
-    if len(span.trace_id) != 16 or len(span.span_id) != 8:
+    attrs = span.attrs
+    if len(span.trace_id) != 32 or len(span.span_id) != 16:
         return "span: trace_id (16 bytes) and span_id (8 bytes) are required"
     model = _text(attrs.get("gen_ai.request.model")) or _text(attrs.get("gen_ai.response.model"))
     if model is None:
@@ -293,7 +189,7 @@ def genai_span(span: Any, attrs: dict[str, Any], resource: dict[str, Any], known
         if value is None and attrs.get(name) is not None:
             return f"span: {name} must be a whole number >= 0, got {attrs.get(name)!r:.40}"
         counts[name] = int(value or 0)
-    ns = span.end_time_unix_nano or span.start_time_unix_nano
+    ns = span.end_ns or span.start_ns
     if not ns:
         return "span: end_time_unix_nano is missing"
     user = pick_user(attrs, resource, known, user_attributes)
@@ -302,52 +198,45 @@ def genai_span(span: Any, attrs: dict[str, Any], resource: dict[str, Any], known
         if service is None or service.startswith("unknown_service"):
             return "span: no user (none of " + ", ".join(user_attributes) + ") and no service.name"
         user = f"service:{service.lower()}"  # kept unclaimed; an org file's gateway_ids can name it
-    meta: dict[str, Any] = {"source": "otlp", "span": span.name[:200], "trace_id": span.trace_id.hex()}
+    meta: dict[str, Any] = {"source": "otlp", "span": span.name[:200], "trace_id": span.trace_id}
     for key, name in (("operation", "gen_ai.operation.name"), ("response_id", "gen_ai.response.id"),
                       ("session_id", "session.id"), ("service", "service.name")):
         value = _text(attrs.get(name)) or _text(resource.get(name))
         if value is not None:
             meta[key] = value[:200]
-    event: dict[str, Any] = {
-        "id": f"{ID_PREFIX}span:{span.trace_id.hex()}:{span.span_id.hex()}", "timestamp": ns / 1e9, "user": user,
+    return {
+        "id": f"{ID_PREFIX}span:{span.trace_id}:{span.span_id}", "timestamp": ns / 1e9, "user": user,
         "model": model, "provider": _provider(attrs, resource, model),
         "input_tokens": counts["gen_ai.usage.input_tokens"], "output_tokens": counts["gen_ai.usage.output_tokens"],
         "cached_input_tokens": min(counts["gen_ai.usage.cache_read.input_tokens"], counts["gen_ai.usage.input_tokens"]),
         "metadata": meta,
     }
-    return event
 
 
-def _map_metrics(request: Any, known: Container[str], user_attributes: tuple[str, ...]) -> OtlpMapping:
-    out = OtlpMapping()
-    for resource_metrics in request.resource_metrics:
-        resource = attributes(resource_metrics.resource.attributes)
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                kind = OUTCOME_METRICS.get(metric.name)
-                data = metric.WhichOneof("data")
-                points = list(getattr(metric, data).data_points) if data else []
-                out.records += len(points)
-                if kind is None or data != "sum":
-                    out.ignored += len(points)
-                    continue
-                cumulative = metric.sum.aggregation_temporality == _CUMULATIVE
-                for point in points:
-                    attrs = attributes(point.attributes)
-                    value = point.as_int if point.WhichOneof("value") == "as_int" else point.as_double
-                    if not math.isfinite(value) or value < 0:
-                        out.events.append(Rejection(0, f"{metric.name}: value {value!r} is not a count >= 0",
-                                                    _summary(attrs, resource)))
-                        continue
-                    meta = {k: str(v)[:200] for k, v in attrs.items() if k in ("session.id", "organization.id",
-                                                                                "app.version", "model")}
-                    out.points.append(CounterPoint(
-                        stream=_stream_key(metric.name, resource, attrs), kind=kind, start_ns=point.start_time_unix_nano,
-                        time_ns=point.time_unix_nano, value=float(value), cumulative=cumulative,
-                        user=pick_user(attrs, resource, known, user_attributes),
-                        team=(_text(attrs.get("team")) or _text(resource.get("team")) or "").lower() or None,
-                        metadata={"metric": metric.name} | meta))
-    return out
+def _map_metric(metric: MetricRec, resource: dict[str, Any], known: Container[str], user_attributes: tuple[str, ...],
+                out: OtlpMapping) -> None:
+    out.records += len(metric.points)
+    kind = OUTCOME_METRICS.get(metric.name)
+    if kind is None or metric.kind != "sum":
+        out.ignored += len(metric.points)
+        return
+    for point in metric.points:
+        attrs = point.attrs
+        if not (0 <= point.start_ns < 2**63 and 0 < point.time_ns < 2**63):
+            out.events.append(Rejection(0, f"{metric.name}: time_unix_nano is missing or out of range",
+                                        _summary(attrs, resource)))
+            continue
+        if not math.isfinite(point.value) or point.value < 0 or point.value > 1e15:
+            out.events.append(Rejection(0, f"{metric.name}: value {point.value!r} is not a count >= 0",
+                                        _summary(attrs, resource)))
+            continue
+        meta = {k: str(v)[:200] for k, v in attrs.items() if k in ("session.id", "organization.id", "app.version")}
+        out.points.append(CounterPoint(
+            stream=_stream_key(metric.name, resource, attrs), kind=kind, start_ns=point.start_ns,
+            time_ns=point.time_ns, value=point.value, cumulative=metric.cumulative,
+            user=pick_user(attrs, resource, known, user_attributes),
+            team=(_text(attrs.get("team")) or _text(resource.get("team")) or "").lower() or None,
+            metadata={"metric": metric.name} | meta))
 
 
 def counter_delta(point: CounterPoint, state: CounterState | None) -> tuple[float, CounterState | None]:
@@ -355,13 +244,14 @@ def counter_delta(point: CounterPoint, state: CounterState | None) -> tuple[floa
 
     Delta points are their own increment. A cumulative point adds what it grew since the last value seen in the same
     series run (same start time); a new start time or a smaller value means the exporter restarted and counts from
-    zero again, so the whole value is new. A point no newer than the last one (a retry) adds nothing."""
+    zero again, so the whole value is new. A point of the same run no newer than the last one (a retry, a late
+    batch) adds nothing."""
     if not point.cumulative:
         return point.value, state
+    if state is not None and point.start_ns == state.start_ns and point.time_ns <= state.time_ns:
+        return 0.0, state  # a retry, or an older point of this run arriving late: already counted
     if state is None or point.start_ns != state.start_ns or point.value < state.value:
         return point.value, CounterState(point.start_ns, point.time_ns, point.value)
-    if point.time_ns <= state.time_ns:
-        return 0.0, state
     return point.value - state.value, CounterState(point.start_ns, point.time_ns, point.value)
 
 
@@ -395,11 +285,11 @@ def _provider(attrs: dict[str, Any], resource: dict[str, Any], model: str) -> st
     return provider.lower()[:64] if provider else None
 
 
-def _record_time(record: Any, attrs: dict[str, Any]) -> float | None:
-    ns = record.time_unix_nano or record.observed_time_unix_nano
+def _record_time(record: LogRec) -> float | None:
+    ns = record.time_ns or record.observed_ns
     if ns:
         return ns / 1e9
-    stamp = _text(attrs.get("event.timestamp"))
+    stamp = _text(record.attrs.get("event.timestamp"))
     if stamp is not None:
         try:
             parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -410,16 +300,16 @@ def _record_time(record: Any, attrs: dict[str, Any]) -> float | None:
     return None
 
 
-def _record_hash(resource: dict[str, Any], attrs: dict[str, Any], body: Any, time_ns: int) -> str:
+def _record_hash(resource: dict[str, Any], record: LogRec) -> str:
     """What a log record says, hashed: its service, time, body and attributes (not resource attributes a collector
     may add on the way, and not the observed time)."""
-    doc = [resource.get("service.name"), time_ns, body, sorted((k, repr(v)) for k, v in attrs.items())]
-    return hashlib.sha256(orjson.dumps(doc, default=repr)).hexdigest()[:40]
+    doc = [resource.get("service.name"), record.time_ns, record.body, record.attrs]
+    return hashlib.sha256(orjson.dumps(doc, default=repr, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
 
 
 def _stream_key(metric: str, resource: dict[str, Any], attrs: dict[str, Any]) -> str:
-    doc = [metric, sorted((k, repr(v)) for k, v in resource.items()), sorted((k, repr(v)) for k, v in attrs.items())]
-    return hashlib.sha256(orjson.dumps(doc)).hexdigest()[:40]
+    doc = [metric, resource, attrs]
+    return hashlib.sha256(orjson.dumps(doc, default=repr, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
 
 
 def _summary(attrs: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
@@ -457,6 +347,5 @@ def rejected_reasons(rejections: list[Rejection], limit: int = 5) -> str:
     return f"{len(rejections)} rejected: " + "; ".join(reasons[:limit]) + more
 
 
-__all__ = ["decode_request", "map_request", "counter_delta", "outcome_id", "CounterPoint", "CounterState",
-           "OtlpMapping", "OtlpBodyError", "SIGNALS", "PROTOBUF", "JSON", "DEFAULT_USER_ATTRIBUTES", "media_type",
-           "rejected_reasons", "pick_user", "OUTCOME_METRICS"]
+__all__ = ["decode_request", "map_request", "OtlpBodyError", "SIGNALS", "PROTOBUF", "JSON", "media_type", "counter_delta", "outcome_id", "CounterPoint", "CounterState",
+           "OtlpMapping", "DEFAULT_USER_ATTRIBUTES", "rejected_reasons", "pick_user", "OUTCOME_METRICS"]

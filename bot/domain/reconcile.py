@@ -300,3 +300,14 @@ def reconcile_summary_line(r: Reconciliation) -> str:
 __all__ = ["reconcile", "reconcile_plain", "reconcile_summary_line", "Reconciliation",
            "ProviderReconciliation", "DayLine", "Threshold", "bill_provider", "parse_month", "closed_days",
            "span_text"]
+
+
+def overlap_lines(totals: Iterable[Any], month_label: str) -> list[str]:
+    """Requests two sources both reported (org file `sources:`): counted once, from the authoritative source; the
+    others' copies, with what they would have added. `totals`: OverlapTotal rows (source, counted_by, requests,
+    cost_micros)."""
+    lines = []
+    for t in totals:
+        lines.append(f"overlap {month_label}: {t.requests:,} requests ({usd(t.cost_micros)}) reported by "
+                     f"{t.source} and counted from {t.counted_by} (org file `sources:`), not counted twice")
+    return lines

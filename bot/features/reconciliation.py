@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.domain.reconcile import Reconciliation, Threshold, closed_days, day_start_ts, reconcile
 from storage.stores.billing import BillingStore
+from storage.stores.outcomes import OverlapTotal
 
 
 
@@ -22,3 +23,11 @@ async def load_reconciliation(deps: Any, month: date | None = None, provider: st
     estimated = await BillingStore(deps.engine).estimated_by_provider_day(day_start_ts(first), day_start_ts(last) + 86_400)
     billed = await BillingStore(deps.engine).billed(first.isoformat(), last.isoformat(), provider)
     return reconcile(first, last, estimated, billed, Threshold.from_settings(deps.settings), only=provider)
+
+
+async def load_overlap(deps: Any, month: date | None = None) -> list[OverlapTotal]:
+    """The month's (UTC) requests a non-authoritative source also reported, by source pair."""
+    today = deps.clock.now().astimezone(UTC).date()
+    month = month or today.replace(day=1)
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return await deps.outcomes.overlap(day_start_ts(month), day_start_ts(following))

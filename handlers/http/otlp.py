@@ -79,13 +79,18 @@ async def handle_export(request: web.Request, deps: Deps, otlp: OtlpIngest, sign
     if not token_ok(request, deps.settings.otlp_tokens):
         return _error(401, _UNAUTHENTICATED, "missing or wrong bearer token (OTEL_EXPORTER_OTLP_HEADERS="
                       "\"Authorization=Bearer <token>\")", as_json, {"WWW-Authenticate": 'Bearer realm="tokenbot"'})
-    body = await read_capped(request, deps.settings.max_body_bytes)
+    body = await read_capped(request, deps.settings.max_body_bytes)  # inflates gzip / deflate, capped
     if isinstance(body, web.Response):
-        return _error(413, _RESOURCE_EXHAUSTED, f"body larger than {deps.settings.max_body_bytes} bytes: lower the "
-                      "exporter's batch size (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE)", as_json)
+        reason = orjson.loads(body.body)["error"]  # type: ignore[arg-type]
+        if body.status == 413:
+            reason += " (lower the exporter's batch size: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE)"
+        answer = _error(body.status, _RESOURCE_EXHAUSTED if body.status == 413 else _INVALID_ARGUMENT, reason, as_json)
+        if body.status == 413:
+            answer.force_close()
+        return answer
     try:
         try:
-            message = decode_request(signal, body, request.content_type, request.headers.get("Content-Encoding", ""))
+            message = decode_request(signal, body, request.content_type)
         except OtlpBodyError as exc:
             await deps.ingestion.ledger.dead_letter_body(body, str(exc), f"{SOURCE}:{signal}",
                                                          int(deps.clock.now().timestamp()))

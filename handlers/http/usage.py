@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,15 +45,31 @@ def too_large(message: str) -> web.Response:
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes | web.Response:
+    """The body, at most `limit` bytes on the wire and once inflated (gzip or deflate, `Content-Encoding`), or the
+    413/400 answer. The server does not inflate bodies itself (`app_runner`): its decoder drops the connection on a
+    corrupt body instead of letting us answer, and it would not cap what a small compressed body inflates to."""
     if request.content_length is not None and request.content_length > limit:
         return too_large(f"body is {request.content_length} bytes; the limit is {limit} bytes: send smaller batches")
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+        return error(415, f"Content-Encoding {encoding!r} is not supported: send gzip, deflate or none")
+    inflater = zlib.decompressobj(wbits=47) if encoding else None  # 47: gzip or zlib header, detected
     chunks = []
     size = 0
     async for chunk in request.content.iter_chunked(65536):
+        if inflater is not None:
+            try:
+                chunk = inflater.decompress(chunk, limit + 1 - size)
+            except zlib.error as exc:
+                return error(400, f"body is not valid {encoding} (Content-Encoding): {exc}")
+            if inflater.unconsumed_tail:
+                return too_large(f"body inflates past the limit of {limit} bytes: send smaller batches")
         size += len(chunk)
         if size > limit:
             return too_large(f"body exceeds the limit of {limit} bytes: send smaller batches")
         chunks.append(chunk)
+    if inflater is not None and not inflater.eof:
+        return error(400, f"body is not valid {encoding} (Content-Encoding): it ends before the compressed stream does")
     return b"".join(chunks)
 
 

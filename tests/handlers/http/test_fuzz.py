@@ -87,3 +87,42 @@ def test_slash_command_text_never_500s(tmp_path: Path) -> None:
             assert "<!channel>" not in text and "<!everyone>" not in text
 
         check()
+
+
+otlp_any_value = st.fixed_dictionaries({}, optional={
+    "stringValue": json_values, "intValue": field_values, "doubleValue": json_values, "boolValue": json_values,
+    "arrayValue": st.fixed_dictionaries({}, optional={"values": json_values}), "bytesValue": json_values})
+otlp_attributes = st.lists(st.fixed_dictionaries({"key": st.sampled_from(
+    ["model", "input_tokens", "output_tokens", "cost_usd", "user.email", "event.name", "gen_ai.usage.input_tokens",
+     "gen_ai.request.model", "session.id"]) | json_values, "value": otlp_any_value | json_values}), max_size=6)
+otlp_records = st.lists(st.fixed_dictionaries({}, optional={
+    "timeUnixNano": field_values, "body": otlp_any_value | json_values, "attributes": otlp_attributes | json_values,
+    "traceId": st.sampled_from(["", "5b8efff798038103d269b633813fc60c", "zz"]) | json_values,
+    "spanId": st.sampled_from(["eee19b7ec3c1b174", "01"]) | json_values,
+    "asInt": field_values, "asDouble": json_values, "aggregationTemporality": field_values}), max_size=4)
+
+
+def test_otlp_receiver_never_500s(tmp_path: Path) -> None:
+    """Arbitrary OTLP-ish JSON and arbitrary bytes as protobuf, at all three signals: a 200 (perhaps with
+    partial_success) or a clear 4xx."""
+    from tests.conftest import OTLP_TOKEN
+
+    with ThreadedBot(lambda slack: bot_settings(tmp_path, slack), NOW, ORG_YAML) as bot:
+        @FUZZ
+        @given(st.sampled_from(["logs", "metrics", "traces"]), otlp_records, otlp_attributes, st.binary(max_size=300))
+        def check(signal: str, records: list, resource: list, junk: bytes) -> None:
+            scope = {"logs": ("resourceLogs", "scopeLogs", "logRecords"),
+                     "metrics": ("resourceMetrics", "scopeMetrics", "metrics"),
+                     "traces": ("resourceSpans", "scopeSpans", "spans")}[signal]
+            if signal == "metrics":
+                records = [{"name": "claude_code.commit.count", "sum": {"aggregationTemporality": 2,
+                                                                        "dataPoints": records}}]
+            doc = {scope[0]: [{"resource": {"attributes": resource}, scope[1]: [{scope[2]: records}]}]}
+            json_headers = {"Authorization": f"Bearer {OTLP_TOKEN}", "Content-Type": "application/json"}
+            proto_headers = json_headers | {"Content-Type": "application/x-protobuf"}
+            for data, headers in ((json.dumps(doc, default=str).encode(), json_headers), (junk, proto_headers),
+                                  (junk, json_headers), (junk, proto_headers | {"Content-Encoding": "gzip"})):
+                status, answer = post(f"{bot.url}/v1/{signal}", data, headers)
+                assert status in (200, 400), (status, answer[:300])
+
+        check()
