@@ -59,3 +59,18 @@ def test_cost_per_outcome_figures_and_text() -> None:
     assert none.per_pr_micros is None and cost_per_outcome_text(none) == "$5.00 · no recorded outcomes"
     assert "&lt;" not in outcomes_text(impact_of(7, 0, {"ticket_closed": OutcomeCount(2)}))
     assert window_hours(1000, 7) == (833, 1000)
+
+
+def test_org_file_github_logins() -> None:
+    from bot.domain.org import OrgFileError, parse_org
+
+    base = ("teams:\n  - {slug: platform}\npeople:\n"
+            "  - {email: ada@x.example, team: platform, github: Ada-GH}\n")
+    org = parse_org(base)
+    assert org.people[0].github_logins == ("ada-gh",) and "github:ada-gh" in org.people[0].aliases
+    with pytest.raises(OrgFileError) as exc:
+        parse_org(base + "  - {email: bob@x.example, team: platform, github: [bob, ada-gh]}\n")
+    assert "GitHub login `ada-gh` belongs to two people (first at line 4)" in str(exc.value)
+    with pytest.raises(OrgFileError) as exc:
+        parse_org(base.replace("Ada-GH", "'<!here>'"))
+    assert "is not a GitHub login" in str(exc.value)
