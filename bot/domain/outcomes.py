@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain.usage_events import Rejection, parse_timestamp
+from bot.domain.usage_events import FUTURE_SLACK_S, MIN_TS, Rejection, parse_timestamp
 
 PR_MERGED = "pr_merged"
 REVERT = "revert"
@@ -101,15 +101,15 @@ def parse_github(event: str, payload: Any, received_ts: int) -> GithubDelivery:
     if not isinstance(payload, dict):
         raise GithubPayloadError("the payload must be a JSON object")
     if event == "pull_request":
-        return _pull_request(payload)
+        return _pull_request(payload, received_ts)
     if event == "push":
         return _push(payload, received_ts)
     if event == "deployment_status":
-        return _deployment_status(payload)
+        return _deployment_status(payload, received_ts)
     return GithubDelivery(ignored=f"event `{event}` is not an outcome")
 
 
-def _pull_request(p: dict[str, Any]) -> GithubDelivery:
+def _pull_request(p: dict[str, Any], received_ts: int) -> GithubDelivery:
     pr = _obj(p, "pull_request")
     if p.get("action") != "closed" or pr.get("merged") is not True:
         return GithubDelivery(ignored=f"pull_request {p.get('action')!s:.40}: not a merge")
@@ -125,7 +125,7 @@ def _pull_request(p: dict[str, Any]) -> GithubDelivery:
     if isinstance(pr.get("merge_commit_sha"), str) and pr["merge_commit_sha"]:
         refs.append(sha_ref(pr["merge_commit_sha"]))
     outcome = Outcome(id=f"github:pr:{repo.lower()}#{number}", kind=REVERT if reverts else PR_MERGED,
-                      user_ref=github_alias(login), occurred_at=_time(pr.get("merged_at"), "pull_request.merged_at"),
+                      user_ref=github_alias(login), occurred_at=_time(pr.get("merged_at"), "pull_request.merged_at", received_ts),
                       source="github", link=_url(pr.get("html_url")), count=1,
                       metadata={"repo": repo, "number": number, "title": title[:200],
                                 "merged_by": (pr.get("merged_by") or {}).get("login")
@@ -158,7 +158,8 @@ def _push(p: dict[str, Any], received_ts: int) -> GithubDelivery:
         reverts += [sha_ref(m.group(1)) for m in _SHA_RE.finditer(message)]
     login = _login(_obj(p, "sender"), "sender")
     pushed_at = repository.get("pushed_at")  # epoch seconds in push payloads (ISO 8601 in other events)
-    occurred = pushed_at if isinstance(pushed_at, int) and not isinstance(pushed_at, bool) else received_ts
+    occurred = (pushed_at if isinstance(pushed_at, int) and not isinstance(pushed_at, bool)
+                and _plausible(pushed_at, received_ts) else received_ts)
     outcome = Outcome(id=f"github:push:{repo.lower()}:{after.lower()}", kind=PUSH, user_ref=github_alias(login),
                       occurred_at=occurred, source="github", link=_url(p.get("compare")),
                       count=max(1, len(distinct)), metadata={"repo": repo, "branch": branch, "commits": len(commits)},
@@ -167,7 +168,7 @@ def _push(p: dict[str, Any], received_ts: int) -> GithubDelivery:
     return GithubDelivery(outcomes=(outcome,))
 
 
-def _deployment_status(p: dict[str, Any]) -> GithubDelivery:
+def _deployment_status(p: dict[str, Any], received_ts: int) -> GithubDelivery:
     status = _obj(p, "deployment_status")
     deployment = _obj(p, "deployment")
     if status.get("state") != "success":
@@ -180,11 +181,12 @@ def _deployment_status(p: dict[str, Any]) -> GithubDelivery:
     login = _login(creator or _obj(p, "sender"), "deployment.creator")
     # One deploy per deployment, however many success statuses it gets.
     outcome = Outcome(id=f"github:deploy:{repo.lower()}:{deployment_id}", kind=DEPLOY, user_ref=github_alias(login),
-                      occurred_at=_time(status.get("created_at"), "deployment_status.created_at"), source="github",
+                      occurred_at=_time(status.get("created_at"), "deployment_status.created_at",
+                                              received_ts), source="github",
                       link=_url(status.get("environment_url") or status.get("target_url")
                                 or status.get("log_url")), count=1,
                       metadata={"repo": repo, "environment": str(deployment.get("environment") or "")[:100],
-                                "sha": deployment.get("sha")},
+                                "sha": str(deployment.get("sha") or "")[:64]},
                       refs=(sha_ref(deployment["sha"]),) if isinstance(deployment.get("sha"), str) else ())
     return GithubDelivery(outcomes=(outcome,))
 
@@ -210,13 +212,19 @@ def _login(user: dict[str, Any], what: str) -> str:
     return login[:100]
 
 
-def _time(value: Any, what: str) -> int:
+def _time(value: Any, what: str, received_ts: int) -> int:
     if isinstance(value, str):
         try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            pass
-    raise GithubPayloadError(f"{what} must be an ISO 8601 time")
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None and _plausible(int(parsed.timestamp()), received_ts):
+            return int(parsed.timestamp())
+    raise GithubPayloadError(f"{what} must be an ISO 8601 time with a UTC offset, after 2000 and not in the future")
+
+
+def _plausible(ts: int, received_ts: int) -> bool:
+    return MIN_TS <= ts <= received_ts + FUTURE_SLACK_S
 
 
 def _url(value: Any) -> str | None:

@@ -8,6 +8,16 @@ from bot.domain.outcomes import (GithubPayloadError, github_alias, parse_github,
                                  sha_ref, signature_ok, title_ref)
 from tests.support import github_payloads as gh
 
+NOW_TS = 1_795_100_000  # 2026-11-19
+
+
+def test_times_outside_reason_are_refused() -> None:
+    future = gh.pull_request_closed(1, "octo", merged_at="2030-01-01T00:00:00Z")
+    with pytest.raises(GithubPayloadError, match="merged_at"):
+        parse_github("pull_request", future, NOW_TS)
+    [push] = parse_github("push", gh.push("octo", [("a" * 40, "x")], pushed_at=10**15), NOW_TS).outcomes
+    assert push.occurred_at == NOW_TS  # an impossible pushed_at: the time it arrived
+
 
 def test_signature_matches_githubs_documented_example() -> None:
     # "Validating webhook deliveries": secret "It's a Secret to Everybody", payload "Hello, World!".
@@ -30,16 +40,16 @@ def test_revert_wording_github_and_git_use() -> None:
 
 
 def test_merged_pr_push_and_deploy_as_github_sends_them() -> None:
-    [pr] = parse_github("pull_request", gh.pull_request_closed(5, "Octo-Cat"), 0).outcomes
+    [pr] = parse_github("pull_request", gh.pull_request_closed(5, "Octo-Cat"), NOW_TS).outcomes
     assert (pr.kind, pr.user_ref, pr.id) == ("pr_merged", github_alias("octo-cat"), "github:pr:acme/api#5")
     [push] = parse_github("push", gh.push("octo", [("a" * 40, "x"), ("b" * 40, f"This reverts commit {'c' * 40}.")]),
-                          0).outcomes
+                          NOW_TS).outcomes
     assert push.count == 2 and push.reverts == (sha_ref("c" * 40),) and sha_ref("a" * 40) in push.refs
-    [deploy] = parse_github("deployment_status", gh.deployment_status(3, "octo"), 0).outcomes
+    [deploy] = parse_github("deployment_status", gh.deployment_status(3, "octo"), NOW_TS).outcomes
     assert deploy.kind == "deploy" and deploy.link == "https://api.acme.example"
-    assert parse_github("push", gh.push("octo", [("a" * 40, "x")], ref="refs/tags/v1"), 0).ignored
+    assert parse_github("push", gh.push("octo", [("a" * 40, "x")], ref="refs/tags/v1"), NOW_TS).ignored
     with pytest.raises(GithubPayloadError):
-        parse_github("deployment_status", {"deployment_status": {"state": "success"}}, 0)
+        parse_github("deployment_status", {"deployment_status": {"state": "success"}}, NOW_TS)
 
 
 def test_generic_outcome_validation() -> None:
