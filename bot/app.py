@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 import handlers
+from handlers.http import slack_events
+from handlers.http.usage import BODY_READ_TIMEOUT
 from bot.clock import Clock, SystemClock
 from bot.features.deps import Deps
 from bot.features.ingestion import Ingestion
+from bot.features.slash_gate import SlashGate
 from bot.domain.pricing import Pricer
 from bot.settings import Settings
 from bot.metrics import Metrics
@@ -38,14 +40,17 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     metrics = Metrics()
     ingestion = Ingestion(ledger, org, clock)
     ingestion.metrics = metrics
+    ingestion.max_event_cost_usd = settings.max_event_cost_usd
     # A small autocommit pool for read-only answers: on PostgreSQL a checkout's ping is one `;` and a read needs no
     # BEGIN/ROLLBACK, so `/tokens me` is three round trips (ping, who is asking, the figures). SQLite has no network.
     reads = (make_engine(settings.database_url, autocommit=True, pool_size=5)
              if engine.dialect.name == "postgresql" else engine)
     for pool in {id(e): e for e in (engine, reads)}.values():  # statements per event, per answer: /metrics
         on_statement(pool, metrics.db_statements.inc)
+    # A command waits for a free slot at most half its acknowledgement budget, so even "busy" is answered in time.
+    gate = SlashGate(settings.slash_max_in_flight, settings.slash_ack_budget_s / 2)
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
-                requests=RequestStore(engine), metrics=metrics, reads=reads,
+                requests=RequestStore(engine), metrics=metrics, reads=reads, slash_gate=gate,
                 slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)
 
 
@@ -82,17 +87,15 @@ def build_bolt_app(deps: Deps) -> AsyncApp:
 def build_web_app(deps: Deps, bolt_app: AsyncApp | None) -> web.Application:
     # aiohttp's own cap sits above ours so the ingestion handler can answer 413 with a readable reason.
     web_app = web.Application(client_max_size=deps.settings.max_body_bytes + 1024 * 1024)
+    web_app[BODY_READ_TIMEOUT] = deps.settings.body_read_timeout_s
     handlers.register_http(web_app, deps)
     if bolt_app is not None:
-        async def slack_events(request: web.Request) -> web.Response:
-            bolt_request = await to_bolt_request(request)
-            return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
-
-        web_app.router.add_post("/slack/events", slack_events)
+        slack_events.register(web_app, deps, bolt_app)
     return web_app
 
 
 def app_runner(web_app: web.Application) -> web.AppRunner:
     # aiohttp keeps reading a refused (413) upload for `lingering_time` before closing; a second is plenty.
-    # Bodies are inflated by the handlers (handlers.http.usage.read_capped), capped and answered with a 400 if corrupt.
-    return web.AppRunner(web_app, access_log=None, lingering_time=1.0, auto_decompress=False)
+    # On SIGTERM, requests in flight get 3 s to finish (aiohttp's default is a minute). Bodies are inflated by the
+    # handlers (handlers.http.usage.read_capped), capped and answered with a 400 if corrupt.
+    return web.AppRunner(web_app, access_log=None, lingering_time=1.0, shutdown_timeout=3.0, auto_decompress=False)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from bot.settings import Settings
+from bot.settings import Settings, mask_url_passwords
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,6 +17,8 @@ class JsonFormatter(logging.Formatter):
                  "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
         if record.exc_info:
             entry["exc"] = "".join(traceback.format_exception(*record.exc_info))
+        elif record.exc_text:  # already rendered (and redacted) by RedactSecrets
+            entry["exc"] = record.exc_text
         return orjson.dumps(entry).decode()
 
 
@@ -27,13 +29,20 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if len(s) >= 6]
 
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, "[redacted]")
+        return mask_url_passwords(text)  # a URL with a password nobody configured (a DSN in a driver's error)
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            if any(s in message for s in self.secrets):
-                for s in self.secrets:
-                    message = message.replace(s, "[redacted]")
-                record.msg, record.args = message, None
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info:  # tracebacks carry URLs and tokens too: render once, redacted
+            record.exc_text = self.redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+            record.exc_info = None
         return True
 
 

@@ -1,6 +1,7 @@
 """One settings object, loaded once at start-up from the environment and `.env`, then passed in."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -35,6 +36,16 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TOKENBOT_HOST")
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, validation_alias="TOKENBOT_MAX_BODY_BYTES")
+    # One usage event above this many US dollars is rejected (a unit mistake or an attack must not use up a budget).
+    max_event_cost_usd: float = Field(default=10_000.0, gt=0, le=9_000_000_000_000,
+                                      validation_alias="TOKENBOT_MAX_EVENT_COST_USD")
+    # Seconds a client may take to send a request body; slower gets a 408 and the connection closed.
+    body_read_timeout_s: float = Field(default=30.0, gt=0, le=600, validation_alias="TOKENBOT_BODY_READ_TIMEOUT_S")
+    # /tokens: answered in the acknowledgement when ready within this many seconds (Slack allows 3), else
+    # acknowledged with "working on it" and answered through the command's response_url.
+    slash_ack_budget_s: float = Field(default=2.0, gt=0, le=2.8, validation_alias="TOKENBOT_SLASH_ACK_BUDGET_S")
+    # Slash commands one process works on at once; beyond it (after a short wait) the answer is "busy, try again".
+    slash_max_in_flight: int = Field(default=32, ge=1, le=10_000, validation_alias="TOKENBOT_SLASH_MAX_IN_FLIGHT")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
     log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="TOKENBOT_LOG_FORMAT")
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.
@@ -55,6 +66,10 @@ class Settings(BaseSettings):
     admin_digest_hour: int = Field(default=8, ge=0, le=23, validation_alias="TOKENBOT_ADMIN_DIGEST_HOUR")  # UTC
     retention_days: int = Field(default=400, ge=7, validation_alias="TOKENBOT_RETENTION_DAYS")  # raw events; rollups stay
     poll_interval_s: int = Field(default=900, ge=60, validation_alias="TOKENBOT_POLL_INTERVAL_S")
+    # Where the OpenAI/Anthropic usage pollers start on a fresh install: unset, the start of the current UTC month
+    # (every day reconciliation compares); else this many days back. `tokenbot poll <provider> --since` backfills.
+    poll_first_lookback_days: int | None = Field(default=None, ge=0, le=400,
+                                                 validation_alias="TOKENBOT_POLL_FIRST_LOOKBACK_DAYS")
     litellm_url: str | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_URL")
     litellm_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_LITELLM_ADMIN_KEY")
     openai_admin_key: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_OPENAI_ADMIN_KEY")
@@ -106,6 +121,9 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret's value, for the log redaction filter."""
         values = [t.get_secret_value() for t in (*self.ingest_tokens, *self.otlp_tokens)]
+        password = url_password(self.database_url)
+        if password:
+            values.append(password)
         for field in type(self).model_fields:
             value = getattr(self, field)
             if isinstance(value, SecretStr):
@@ -121,6 +139,19 @@ class Settings(BaseSettings):
         return missing
 
 
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
+
+
+def mask_url_passwords(text: str) -> str:
+    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`, wherever a URL appears in `text`."""
+    return _URL_PASSWORD.sub(r"\1***\3", text)
+
+
+def url_password(url: str) -> str | None:
+    match = _URL_PASSWORD.search(url)
+    return match.group(2) if match else None
+
+
 class SettingsError(Exception):
     """A bad setting, described in one line that names the variable."""
 
@@ -132,7 +163,11 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         variable = _variable_name(field)
-        raise SettingsError(f"bad setting {variable}: {first['msg']} (got {first.get('input')!r})") from None
+        info = Settings.model_fields.get(field) or next(
+            (f for f in Settings.model_fields.values() if f.validation_alias == field), None)
+        secret = info is not None and "SecretStr" in str(info.annotation)  # never echo a secret, even a bad one
+        got = "" if secret else f" (got {mask_url_passwords(repr(first.get('input')))[:200]})"
+        raise SettingsError(f"bad setting {variable}: {mask_url_passwords(str(first['msg']))}{got}") from None
 
 
 def _variable_name(field: str) -> str:

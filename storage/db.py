@@ -17,7 +17,8 @@ from storage.tables.core import metadata
 def make_engine(url: str, *, pre_ping: bool = True, pool_size: int = 10, autocommit: bool = False) -> AsyncEngine:
     """`pre_ping=False` is for paths on a gateway request's critical path: asyncpg's ping is three round trips
     (BEGIN, `;`, ROLLBACK) per checkout; such a caller retries once on an invalidated connection instead.
-    `autocommit` (PostgreSQL) is for read-only pools: no BEGIN/ROLLBACK around statements, and the ping is one `;`."""
+    `autocommit` (PostgreSQL) is for read-only pools and single-statement writes (the reservation function): no
+    BEGIN/ROLLBACK around statements, and the ping is one `;`."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

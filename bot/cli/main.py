@@ -41,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(args.func(settings, args))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line (secrets masked) instead of a raw traceback on stderr
+        from bot.settings import mask_url_passwords
+
+        log.debug("tokenbot %s failed", args.func.__name__, exc_info=True)  # redacted by the log filter
+        print(f"tokenbot: {type(exc).__name__}: {mask_url_passwords(str(exc)).splitlines()[0][:500] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +144,14 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import app_runner, build_bolt_app, build_deps, build_web_app
     from bot.domain.org import OrgFileError
 
+    if settings.slack_configured:
+        from bot.slack.outbox import refused_tokens
+
+        refused = await refused_tokens(settings)
+        if refused:  # a token that can never work: say which, and stop (a supervisor shows it; nothing half-runs)
+            for variable, code in refused:
+                print(f"tokenbot: bad setting {variable}: Slack refused it ({code})", file=sys.stderr)
+            return 2
     deps = await build_deps(settings)
     if settings.org_file is not None:
         from sqlalchemy.exc import DBAPIError
@@ -191,12 +206,24 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     if socket_handler is not None:
-        await socket_handler.close_async()
-    await asyncio.wait_for(runner.cleanup(), timeout=15)
-    # Let a job that is mid-way finish (its claims stay consistent either way: an unfinished claim's lease ends).
+        try:  # the Socket Mode client's close waits on its monitor loops; a stop must not
+            await asyncio.wait_for(socket_handler.close_async(), timeout=2)
+        except (TimeoutError, Exception) as exc:  # noqa: BLE001 - stopping anyway
+            log.info("Socket Mode close did not finish (%s); stopping anyway", type(exc).__name__)
+    try:
+        await asyncio.wait_for(runner.cleanup(), timeout=5)
+    except TimeoutError:
+        log.warning("HTTP server did not stop within 5 s; stopping anyway")
+    # Let a job that is mid-way finish briefly (its claims stay consistent either way: an unfinished claim's lease
+    # ends), then cancel what is left (the Socket Mode client's loops, a Slack retry back-off): SIGTERM must stop
+    # the process in seconds, not after every loop's own timeout.
     running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     if running:
-        await asyncio.wait(running, timeout=10)
+        _done, pending = await asyncio.wait(running, timeout=3)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1)
     await deps.close()
     return 0
 

@@ -106,6 +106,9 @@ def litellm_to_event(item: Any) -> dict[str, Any] | str:
             out_meta["error"] = error[:300]
         return event
 
+    for field in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        if _negative(item.get(field)):
+            return f"{field}: cannot be negative"
     input_tokens = _count(item.get("prompt_tokens"))
     output_tokens = _count(item.get("completion_tokens"))
     if input_tokens is None and output_tokens is None and _count(item.get("total_tokens")) is None:
@@ -122,7 +125,10 @@ def litellm_to_event(item: Any) -> dict[str, Any] | str:
             cost = float(cost)
         except ValueError:
             cost = None
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0:
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and (not math.isfinite(cost) or cost < 0):
+        # /v1/usage rejects these too: re-pricing them would hide a gateway bug behind a plausible figure.
+        return f"{'response_cost' if 'response_cost' in item else 'spend'}: must be a finite number >= 0"
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool):
         # LiteLLM logs 0 when it had no price for the model; then genai-prices prices it (or it is flagged unknown).
         # A cache hit of LiteLLM's own response cache is really free.
         cache_hit = item.get("cache_hit") in (True, "True", "true")
@@ -218,6 +224,15 @@ def _count(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     return value if isinstance(value, int) and value >= 0 else None
+
+
+def _negative(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
 def _cached_tokens(item: dict[str, Any], meta: dict[str, Any]) -> int:

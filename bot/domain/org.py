@@ -313,7 +313,11 @@ def _parse_prices(raw: Any, doc: dict[str, Any], problem) -> tuple[tuple[str, Pr
         discount = _money(item.get("discount_pct"), f"price of {model}: discount_pct", _at(item, "discount_pct"), problem)
         if discount is not None and discount > 100:
             problem(_at(item, "discount_pct"), f"price of {model}: discount_pct must be at most 100")
-        if (rates["input_per_mtok"] is None) == (discount is None):
+        dims = {k: _money(item.get(k), f"price of {model}: {k}", _at(item, k), problem) for k in _DIMENSION_PRICES}
+        if dims["batch_discount_pct"] is not None and dims["batch_discount_pct"] > 100:
+            problem(_at(item, "batch_discount_pct"), f"price of {model}: batch_discount_pct must be at most 100")
+        both = rates["input_per_mtok"] is not None and discount is not None
+        if both or (rates["input_per_mtok"] is None and discount is None and all(v is None for v in dims.values())):
             problem(line, f"price of {model}: give either input_per_mtok (and output_per_mtok) or discount_pct")
             continue
         if model in out:
@@ -321,7 +325,7 @@ def _parse_prices(raw: Any, doc: dict[str, Any], problem) -> tuple[tuple[str, Pr
             continue
         out[model] = PriceOverride(input_per_mtok=rates["input_per_mtok"], output_per_mtok=rates["output_per_mtok"],
                                    cached_input_per_mtok=rates["cached_input_per_mtok"], discount_pct=discount or 0.0,
-                                   priced_as=_opt_str(item.get("priced_as")))
+                                   priced_as=_opt_str(item.get("priced_as")), **dims)
     return tuple(out.items())
 
 
@@ -350,6 +354,11 @@ def _parse_sources(raw: Any, doc: dict[str, Any], emails: set[str], slugs: set[s
                                                    problem)]
         rules.append(SourceRule(source.strip().lower(), tuple(people), tuple(teams), tuple(providers), line))
     return tuple(rules)
+
+
+# Per-model prices of provider billing dimensions the org file may set (bot/domain/price_rules.py uses them first).
+_DIMENSION_PRICES = ("cache_write_per_mtok", "cache_write_1h_per_mtok", "audio_input_per_mtok", "audio_output_per_mtok",
+                     "web_search_per_1k", "batch_discount_pct")
 
 
 def _count_value(value: Any, what: str, line: int, problem) -> int | None:  # noqa: ANN001

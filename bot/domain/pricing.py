@@ -43,6 +43,14 @@ class PriceOverride:
     cached_input_per_mtok: float | None = None
     discount_pct: float = 0.0
     priced_as: str | None = None
+    # Provider billing dimensions (bot/domain/price_rules.py) where the org's contract or a newer list price differs
+    # from genai-prices and the project's table: USD per million tokens, per 1,000 web searches, batch discount.
+    cache_write_per_mtok: float | None = None
+    cache_write_1h_per_mtok: float | None = None
+    audio_input_per_mtok: float | None = None
+    audio_output_per_mtok: float | None = None
+    web_search_per_1k: float | None = None
+    batch_discount_pct: float | None = None
 
 
 class Pricer:
@@ -112,6 +120,18 @@ class Pricer:
         sizes = [thresholds[0] if thresholds else 1_000_000] + [t + 1 for t in thresholds]
         return PriceTable(tuple(thresholds), tuple(_rates(model_price, n) for n in sizes))
 
+
+    def model_price(self, model: str, provider: str | None, ts: int) -> tuple[str, ModelPrice] | None:
+        """genai-prices' model id and price of `model` on the day of `ts`, or None for a model it does not know."""
+        info = self._find(model, provider)
+        if info is None and "/" in model:
+            prefix, name = model.split("/", 1)
+            info = self._find(name, provider or prefix)
+        return None if info is None else (str(info.id), info.get_prices(datetime.fromtimestamp(ts, UTC)))
+
+    def override(self, model: str) -> PriceOverride | None:
+        """The org file's price of `model` (lower-cased), if it gives one."""
+        return self._overrides.get(model.lower())
 
     def provider_of(self, model: str) -> str | None:
         """The provider genai-prices lists for a model ("openai" for gpt-4o; a gateway's "openai/gpt-4o" by its

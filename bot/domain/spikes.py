@@ -1,17 +1,26 @@
-"""Upward spend spike detection on one regular series (pure logic, no I/O).
+"""Upward spend spike detection on one hourly series (pure logic, no I/O).
 
-The series is spend per fixed step (e.g. USD per hour). A point is anomalous when it is well above
-what the same slot usually costs (same hour of day / of week) and the excess is worth money.
-Only upward moves matter: a quiet hour costs nothing, a runaway agent does.
+The series is spend per fixed step (USD per hour). A point is anomalous when it is well above what the same slot
+usually costs (same hour of previous weeks, or of previous days until there are enough weeks), lifted to the recent
+level, and the excess is worth money. Only upward moves matter: a quiet hour costs nothing, a runaway agent does.
 
-Alerting works in episodes: one "new" alert when an episode starts, an "escalation" when it grows by
-`escalate_factor` since the last alert, and silence until the series has been normal for
-`cooldown_steps`, so one incident never becomes an alert storm.
+What keeps false alarms down (each measured in bench/spike_quality.py):
+- robust statistics everywhere (medians; the spread from leave-one-out residuals of the seasonal samples), in log space;
+- the spread is the larger of the typical residual and the series' own tail (a high quantile of the same residuals
+  over a margin), so a series whose normal hours jump about needs a jump beyond its usual jumps;
+- a persistence gate: a moderately high hour alerts only when the hour before was high too, a very high hour at once;
+- the recent level: a sustained new level (changepoint) lifts the expectation once it fills half of `level_steps`,
+  so it is one message, then quiet, and the baseline has adapted; a quiet spell never lowers it;
+- `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again.
+
+Alerting works in episodes: one "new" alert when an episode starts, an "escalation" each time the running episode
+reaches `escalate_factor` times the value of the last alert (also within the running hour, as it fills), and silence
+until the series has been normal for `cooldown_steps`.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 from typing import Any, Sequence
 
@@ -22,25 +31,33 @@ _MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of sigma for norma
 class SpikeConfig:
     step_seconds: int  # series step
     min_excess: float = 1.0  # minimum (value - baseline) to alert, in series units
-    threshold: float = 3.0  # robust z-score threshold, on log(value + min_excess)
+    threshold: float = 3.0  # robust z-score (log space) that alerts when the previous step was high too
+    threshold_alone: float = 4.0  # robust z-score that alerts on its own ...
+    alone_excess: float = 1.0  # ... when its excess is at least this many min_excess (a volume gate)
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
     days: int = 7  # daily seasonal lags (same time, previous days)
     weeks: int = 4  # weekly seasonal lags (same time and weekday, previous weeks)
     min_days: int = 2  # warm-up: daily samples needed before any judgement
     min_weeks: int = 3  # weekly samples needed before they replace the daily ones
-    recent_steps: int = 5  # recent points whose level can lift the seasonal expectation
-    max_lift: float = 1.5  # the recent level lifts the expectation by at most this factor
+    recent_steps: int = 5  # recent points whose level can lift the expectation by up to max_lift
+    max_lift: float = 1.5
+    level_steps: int = 24  # a level held for half of these steps becomes the expectation (no cap)
     spread_slots: int = 2  # neighbouring slots (each side) pooled into the spread estimate
     spread_floor: float = 0.25  # floor of the log-space spread: team spend is never steadier than ~25%
+    tail_quantile: float = 1.0  # the series' own usual jumps: this quantile of the residuals (1.0: the largest) ...
+    tail_margin: float = 1.0  # ... times this, is a floor of threshold x spread
+    floor: float = 0.0  # spend per step the owner marked as expected: never a spike up to this
+    damp_fraction: float = 0.5  # log(value + damp_fraction x min_excess): how much small amounts are flattened
 
     def __post_init__(self) -> None:
         if self.step_seconds <= 0 or 86400 // self.step_seconds < 1:
             raise ValueError("step_seconds must be between 1 and 86400")
-        if self.threshold <= 0 or self.cooldown_steps < 1 or self.escalate_factor <= 1:
-            raise ValueError("threshold > 0, cooldown_steps >= 1 and escalate_factor > 1 required")
-        if self.min_excess < 0 or self.min_days < 1 or self.min_weeks < 1 or self.max_lift < 1:
-            raise ValueError("min_excess >= 0, min_days >= 1, min_weeks >= 1, max_lift >= 1 required")
+        if self.threshold <= 0 or self.threshold_alone < self.threshold or self.cooldown_steps < 1 \
+                or self.escalate_factor <= 1:
+            raise ValueError("0 < threshold <= threshold_alone, cooldown_steps >= 1 and escalate_factor > 1 required")
+        if self.min_excess < 0 or self.min_days < 1 or self.min_weeks < 1 or self.max_lift < 1 or self.floor < 0:
+            raise ValueError("min_excess >= 0, floor >= 0, min_days >= 1, min_weeks >= 1, max_lift >= 1 required")
 
     @property
     def points_per_day(self) -> int:
@@ -61,6 +78,7 @@ class SpikeVerdict:
     score: float  # robust z: (log(value + min_excess) - log(expected + min_excess)) / spread
     multiple: float  # value / expected; inf when expected is 0
     kind: str  # "new" or "escalation"
+    number: int = 1  # 1 for the episode's first message, 2 for its first escalation, ...
 
 
 def _lagged(history: Sequence[float], index: int, lag: int, count: int, limit: int) -> list[float]:
@@ -69,7 +87,7 @@ def _lagged(history: Sequence[float], index: int, lag: int, count: int, limit: i
 
 
 def _damp(cfg: SpikeConfig) -> float:
-    return max(cfg.min_excess, 1e-9)
+    return max(cfg.damp_fraction * cfg.min_excess, 1e-9)
 
 
 def _log(x: float, damp: float) -> float:
@@ -90,6 +108,10 @@ def _loo_residuals(logs: list[float]) -> list[float]:
     return out
 
 
+def _quantile(sorted_xs: list[float], q: float) -> float:
+    return sorted_xs[min(len(sorted_xs) - 1, int(q * len(sorted_xs)))]
+
+
 def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline | None:
     """Expected value and spread for point `index`, from history[:index] only.
 
@@ -106,14 +128,19 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
             cache[i] = ([_log(x, damp) for x in weekly], [_log(x, damp) for x in daily])
         return cache[i]
 
+    centers: dict[int, float | None] = {}
+
     def center(i: int) -> float | None:
         # Same slot of previous weeks once there are enough, because weekdays and weekends differ;
         # until then the same time of previous days (weekends then look busy: we only lose
         # sensitivity there, we do not raise false alarms).
-        weekly, daily = lags(i)
-        if len(weekly) >= cfg.min_weeks:
-            return median(weekly)
-        return median(daily) if len(daily) >= cfg.min_days else None
+        if i not in centers:
+            weekly, daily = lags(i)
+            if len(weekly) >= cfg.min_weeks:
+                centers[i] = median(weekly)
+            else:
+                centers[i] = median(daily) if len(daily) >= cfg.min_days else None
+        return centers[i]
 
     mid = center(index)
     if mid is None:
@@ -123,18 +150,30 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
     # we make when judging a new point against a median of k samples. The plain MAD of k <= 7
     # samples around their own median is biased low (~0.7 sigma for k = 4) and turns noise into
     # alerts. Pooling both lag groups of this slot and its neighbours gives ~50 residuals instead of 4.
-    residuals = [r for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1)
-                 for group in lags(i) if len(group) >= 2 for r in _loo_residuals(group)]
+    # Only the lag group that gives the center: daily lags mix weekdays and weekends, which is no noise once weeks are
+    # in use.
+    use_weekly = len(lags(index)[0]) >= cfg.min_weeks
+    residuals = sorted(r for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1)
+                       for group in lags(i)[0 if use_weekly else 1:1 if use_weekly else 2] if len(group) >= 2
+                       for r in _loo_residuals(group))
     sigma = max(_MAD_TO_SIGMA * median(residuals) if residuals else 0.0, cfg.spread_floor)
+    if residuals:
+        # Heavy tails: a series whose normal hours often jump 3x must jump beyond that to alert.
+        sigma = max(sigma, cfg.tail_margin * _quantile(residuals, cfg.tail_quantile) / cfg.threshold)
 
-    # Recent level: how the last few points compare with their own seasonal expectation. It lifts the
-    # expectation on a busier-than-usual day (up to max_lift) so that does not alert; capped, so a
-    # runaway job that starts small cannot become the new normal before it stands out; never lowers
-    # it, so a quiet spell cannot make ordinary use look like a spike.
-    recent = [_log(history[j], damp) - c
-              for j in range(max(0, index - cfg.recent_steps), index) if (c := center(j)) is not None]
-    lift = min(max(0.0, median(recent)), math.log(cfg.max_lift)) if recent else 0.0
-    return Baseline(expected=math.exp(mid + lift) - damp, spread=sigma)
+    # Recent level, as log ratios of the last points to their own seasonal expectation. Short term (recent_steps): a
+    # busier-than-usual day lifts the expectation by at most max_lift, so a runaway job that starts small cannot become
+    # normal before it stands out. Long term (level_steps): the median of a day's ratios moves only once a new level
+    # has held for half of it -- a changepoint -- and then follows it uncapped, so a new normal stops alerting.
+    # Neither lowers it: a quiet spell (holiday) must not make ordinary use look like a spike.
+    ratios = [_log(history[j], damp) - c
+              for j in range(max(0, index - cfg.level_steps), index) if (c := center(j)) is not None]
+    short = ratios[-cfg.recent_steps:]
+    lift = min(max(0.0, median(short)), math.log(cfg.max_lift)) if short else 0.0
+    if len(ratios) >= cfg.level_steps // 2:
+        lift = max(lift, median(ratios))
+    expected = max(math.exp(mid + lift) - damp, cfg.floor)
+    return Baseline(expected=expected, spread=sigma)
 
 
 def _score(value: float, base: Baseline, cfg: SpikeConfig) -> float:
@@ -148,19 +187,25 @@ class SpikeDetector:
 
     def __init__(self, cfg: SpikeConfig) -> None:
         self.cfg = cfg
-        self.last_index = -1  # last point judged; older or repeated indices are ignored
+        self.last_index = -1  # last point judged; older indices are ignored, the same one only escalates
         self.in_episode = False
-        self.alert_value = 0.0  # value at the last alert sent in this episode
+        self.alert_value = 0.0  # run rate (value per whole step) at the last alert sent in this episode
+        self.alert_multiple = 0.0  # and its multiple of the expectation
+        self.alerts = 0  # messages sent in this episode
         self.normal_run = 0  # consecutive normal points inside the episode
+        self.last_high = False  # the last point judged was above `threshold` (for the persistence gate)
 
     def state(self) -> dict[str, Any]:
         """JSON-friendly episode state, to persist between scans."""
         return {
-            "v": 1,
+            "v": 2,
             "last_index": self.last_index,
             "in_episode": self.in_episode,
             "alert_value": self.alert_value,
+            "alert_multiple": self.alert_multiple,
+            "alerts": self.alerts,
             "normal_run": self.normal_run,
+            "last_high": self.last_high,
         }
 
     @classmethod
@@ -169,50 +214,113 @@ class SpikeDetector:
         det.last_index = int(d["last_index"])
         det.in_episode = bool(d["in_episode"])
         det.alert_value = float(d["alert_value"])
+        det.alert_multiple = float(d.get("alert_multiple", 0.0))
         det.normal_run = int(d["normal_run"])
+        det.alerts = int(d.get("alerts", 1 if det.in_episode else 0))  # v1 states had no count
+        det.last_high = bool(d.get("last_high", False))
         return det
 
-    def update(self, history: Sequence[float], index: int) -> SpikeVerdict | None:
-        """Judge point `index` (history[:index + 1] known); a verdict means: send an alert."""
-        if index <= self.last_index:
-            return None  # a rescan of points already judged must not alert twice
+    def copy(self) -> SpikeDetector:
+        return SpikeDetector.from_state(self.cfg, self.state())
+
+    def update(self, history: Sequence[float], index: int, elapsed: float = 1.0) -> SpikeVerdict | None:
+        """Judge point `index` (history[:index + 1] known); a verdict means: send an alert.
+
+        The point judged last may be judged again when it has grown (the running hour fills up): that can only
+        escalate, never start an episode or count twice towards the gate or the cooldown. `elapsed`: the part of the
+        step its value covers (the running hour so far); the start of an episode is judged on the value itself (it
+        is already above normal), its growth on the run rate, value / elapsed, so an hour that merely fills up at a
+        steady rate is one message, and one whose rate doubles is another.
+        """
+        if index < self.last_index or (index == self.last_index and not self.in_episode):
+            return None
+        again = index == self.last_index
         self.last_index = index
         base = baseline(history, index, self.cfg)
         if base is None:
             return None
         value = history[index]
         score = _score(value, base, self.cfg)
-        anomalous = value - base.expected >= self.cfg.min_excess and score >= self.cfg.threshold
+        worth = value - base.expected >= self.cfg.min_excess
+        high = worth and score >= self.cfg.threshold
+        alone = score >= self.cfg.threshold_alone and value - base.expected >= self.cfg.alone_excess * self.cfg.min_excess
+        anomalous = worth and (alone or (high and self.last_high))
+        if again:
+            if anomalous and self._grown(value, elapsed, base):
+                return self._alert(index, value, elapsed, base, score, "escalation")
+            return None
+        self.last_high = high
 
         if not self.in_episode:
             if not anomalous:
                 return None
-            self.in_episode, self.normal_run = True, 0
-            return self._alert(index, value, base, score, "new")
+            self.in_episode, self.normal_run, self.alerts = True, 0, 0
+            return self._alert(index, value, elapsed, base, score, "new")
 
-        if anomalous:
+        if high:
             self.normal_run = 0
             # Grown by the factor since the last alert: worth one more message, then quiet again
-            # until it doubles once more. Anomalous points only: a normal busy hour after an alert
+            # until it doubles once more. High points only: a normal busy hour after an alert
             # at a quiet hour is not an escalation.
-            if value >= self.cfg.escalate_factor * self.alert_value:
-                return self._alert(index, value, base, score, "escalation")
+            if self._grown(value, elapsed, base):
+                return self._alert(index, value, elapsed, base, score, "escalation")
         else:
             self.normal_run += 1
             if self.normal_run >= self.cfg.cooldown_steps:
                 self.in_episode = False
         return None
 
-    def _alert(self, index: int, value: float, base: Baseline, score: float, kind: str) -> SpikeVerdict:
-        self.alert_value = value
-        if base.expected > 0:
-            multiple = value / base.expected
-        else:
-            multiple = math.inf if value > 0 else 1.0
-        return SpikeVerdict(index, value, base.expected, score, multiple, kind)
+    def _grown(self, value: float, elapsed: float, base: Baseline) -> bool:
+        # Twice the rate of the last message, and no less unusual: a night-time alert at $5 followed by a busy hour
+        # at $50 that is as far above *its* normal as before is the same episode (a new level), not an escalation.
+        rate = value / _clamp(elapsed)
+        return rate >= self.cfg.escalate_factor * self.alert_value and _multiple(rate, base) >= self.alert_multiple
+
+    def _alert(self, index: int, value: float, elapsed: float, base: Baseline, score: float, kind: str
+               ) -> SpikeVerdict:
+        rate = value / _clamp(elapsed)
+        self.alert_value = rate
+        self.alerts += 1
+        multiple = _multiple(value, base)
+        self.alert_multiple = min(_multiple(rate, base), 1e12)  # JSON-safe
+        return SpikeVerdict(index, value, base.expected, score, multiple, kind, self.alerts)
+
+
+def _clamp(elapsed: float) -> float:
+    return min(1.0, max(elapsed, 1 / 12))  # the first minutes of an hour say little about its rate
+
+
+def _multiple(value: float, base: Baseline) -> float:
+    if base.expected > 0:
+        return value / base.expected
+    return math.inf if value > 0 else 1.0
+
+
+def scan(det: SpikeDetector, series: Sequence[float], current: int, elapsed: float = 1.0) -> list[SpikeVerdict]:
+    """One scan as the bot runs it: the complete points after the last one judged, in order, then the running point
+    `current` (series[current] is its value so far, `elapsed` the part of its step gone by). `det` is updated in
+    place.
+
+    The running point changes the state only when it alerts (it is judged again, complete, next time); once it has
+    alerted, later scans judge it again so that it escalates as it fills up.
+    """
+    out = []
+    for i in range(max(det.last_index, 0), current):
+        if (v := det.update(series, i)) is not None:
+            out.append(v)
+    trial = det.copy()
+    if (v := trial.update(series, current, elapsed)) is not None:
+        out.append(v)
+        det.__dict__.update(trial.__dict__)
+    return out
+
+
+def with_floor(cfg: SpikeConfig, floor: float) -> SpikeConfig:
+    """The config with an owner's *Expected* level (spend per step) as the least expectation."""
+    return replace(cfg, floor=max(cfg.floor, floor))
 
 
 def detect(series: Sequence[float], cfg: SpikeConfig) -> list[SpikeVerdict]:
-    """Replay a whole series and return the alerts that would have been sent."""
+    """Replay a whole series point by point (complete points only) and return the alerts that would have been sent."""
     det = SpikeDetector(cfg)
     return [v for i in range(len(series)) if (v := det.update(series, i)) is not None]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from bot.domain.format import escape, usd
+from bot.domain.org import SLACK_CHANNEL_RE, SLACK_USER_RE
 from bot.domain.requests import parse_amount
 from bot.features.deps import Deps
 from storage.stores.org_admin import OrgAdminStore
@@ -37,6 +38,8 @@ async def apply(deps: Deps, actor: str, fields: dict[str, str | None]) -> tuple[
         user = fields.get("person")
         if not user:
             return {"person": "Choose the approver."}, ""
+        if not is_slack_user_id(user):
+            return {"person": "Choose the approver from the list (a Slack user)."}, ""
         changed = await admin_store.set_approver(team.id, user, action == "add_approver", actor, now)  # type: ignore[union-attr]
         verb = "is now an approver" if action == "add_approver" else "is no longer an approver"
         if not changed:
@@ -46,9 +49,23 @@ async def apply(deps: Deps, actor: str, fields: dict[str, str | None]) -> tuple[
         channel = fields.get("channel")
         if not channel:
             return {"channel": "Choose a channel."}, ""
+        if not is_slack_channel_id(channel):
+            return {"channel": "Choose the channel from the list (a Slack channel)."}, ""
+        if deps.slack is not None:
+            problem = await deps.slack.channel_problem(channel)
+            if problem:
+                return {"channel": problem}, ""
         await admin_store.set_digest_channel(team.id, channel, actor, now)  # type: ignore[union-attr]
         return {}, f"{escape(team.name)}'s digests and warnings now go to <#{channel}>."  # type: ignore[union-attr]
     return {"action": "Choose what to change."}, ""
+
+
+def is_slack_user_id(value: str) -> bool:
+    return len(value) <= 32 and SLACK_USER_RE.fullmatch(value) is not None
+
+
+def is_slack_channel_id(value: str) -> bool:
+    return len(value) <= 32 and SLACK_CHANNEL_RE.fullmatch(value) is not None
 
 
 def _now(deps: Deps) -> int:

@@ -155,9 +155,10 @@ class BudgetChecker:
     def __init__(self, deps: Deps, cache_seconds: float = 5.0) -> None:
         self.deps = deps
         self.cache_seconds = cache_seconds
-        # PostgreSQL: the reservation has a pool of its own without pre-ping (storage.db.make_engine says why).
+        # PostgreSQL: the reservation has a pool of its own, without pre-ping (storage.db.make_engine says why) and
+        # in autocommit: the reservation is one function call, committed on its own.
         self._gateway_engine = None if is_sqlite(deps.engine) else make_engine(
-            deps.engine.url.render_as_string(hide_password=False), pre_ping=False, pool_size=5)
+            deps.engine.url.render_as_string(hide_password=False), pre_ping=False, pool_size=5, autocommit=True)
         self.budgets = BudgetStore(deps.engine)
         self.reservations = Reservations(self._gateway_engine or deps.engine, deps.ledger.writer)
         self._typical_output: dict[tuple[int, str], tuple[float, int | None]] = {}  # -> (valid until, tokens)
@@ -167,6 +168,7 @@ class BudgetChecker:
         self._spend: dict[tuple[str, int, int], tuple[float, int]] = {}  # (scope, id, month start hour) -> (at, spent)
 
     async def close(self) -> None:
+        await self.reservations.close()
         if self._gateway_engine is not None:
             await self._gateway_engine.dispose()
 

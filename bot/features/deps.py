@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.features.ingestion import Ingestion
+from bot.features.slash_gate import SlashGate
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack.outbox import SlackOutbox
@@ -32,6 +33,8 @@ class Deps:
     metrics: Metrics = field(default_factory=Metrics)
     slack: SlackOutbox | None = None  # every send outside a listener's own answer; None without a token
     reads: AsyncEngine | None = None  # read-only answers (`/tokens me`): autocommit on PostgreSQL; else `engine`
+    # Slash commands worked on at once (TOKENBOT_SLASH_MAX_IN_FLIGHT); built at wiring, a default for tests' Deps.
+    slash_gate: SlashGate = field(default_factory=lambda: SlashGate(32, 1.0))
 
     @property
     def read_engine(self) -> AsyncEngine:

@@ -8,15 +8,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.slack.blocks.warnings import SpikeContext, spike_message, threshold_actions, threshold_message
+from bot.slack.blocks.warnings import (SpikeContext, spike_message, threshold_actions, threshold_message,
+                                       warning_blocks)
 from bot.domain.budget import BudgetLine, day_start, effective_budget, month_start, project, raised_in
 from bot.features.deps import Deps
 from bot.domain.pricing import MICROS_PER_USD
 from bot.slack.outbox import SlackOutbox
-from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict
+from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict, with_floor
+from bot.domain.spikes import scan as scan_series
+from bot.domain.warnings import Muting, muting
 from bot.domain.summary import windows
 from storage.stores.alerts import DEFAULT_THRESHOLDS, AlertStore
 from storage.stores.budgets import BudgetStore
+from storage.stores.feedback import FeedbackStore
 from storage.stores.runs import RunLog
 
 log = logging.getLogger(__name__)
@@ -52,8 +56,10 @@ async def scan(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | Non
     runs = runs or RunLog(deps.engine)
     store = AlertStore(deps.engine)
     subjects = await _subjects(deps, store)
-    await _thresholds(deps, store, poster, subjects, result, dry_run)
-    await _spikes(deps, store, runs, poster, subjects, result, dry_run)
+    now_ts = int(deps.clock.now().timestamp())
+    mutes = muting(await FeedbackStore(deps.engine).in_force(now_ts), now_ts)  # the Snooze and Expected buttons
+    await _thresholds(deps, store, poster, subjects, mutes, result, dry_run)
+    await _spikes(deps, store, runs, poster, subjects, mutes, result, dry_run)
     return result
 
 
@@ -88,10 +94,13 @@ async def _budget_line(deps: Deps, s: _Subject, now: datetime) -> BudgetLine | N
 
 
 async def _thresholds(deps: Deps, store: AlertStore, poster: SlackOutbox | None,
-                      subjects: dict[tuple[str, int], _Subject], result: ScanResult, dry_run: bool) -> None:
+                      subjects: dict[tuple[str, int], _Subject], mutes: dict[tuple[str, int], Muting], result: ScanResult,
+                      dry_run: bool) -> None:
     now = deps.clock.now()
     now_ts = int(now.timestamp())
-    budgeted = [s for s in subjects.values() if s.budget_micros is not None]
+    # A muted subject's lines are not recorded either: a line crossed while snoozed warns once the snooze ends.
+    budgeted = [s for s in subjects.values() if s.budget_micros is not None
+                and not mutes.get((s.scope, s.id), Muting()).lines_muted(now_ts)]
     by_start: dict[tuple[str, int], list[_Subject]] = defaultdict(list)
     for s in budgeted:  # one query per (scope, month start): teams in the same timezone share it
         by_start[(s.scope, int(month_start(now.astimezone(s.tz)).timestamp()) // 3600)].append(s)
@@ -117,15 +126,12 @@ async def _thresholds(deps: Deps, store: AlertStore, poster: SlackOutbox | None,
                 continue
             try:
                 assert poster is not None
-                await poster.post_message(s.target, text.splitlines()[0], _blocks(text))
+                key = f"line:{s.scope}:{s.id}:{period}:{max(new)}"
+                await poster.post_message(s.target, text.splitlines()[0], warning_blocks(text, key))
                 result.messages.append((s.target, text))
             except Exception as exc:  # noqa: BLE001 - un-record, so the next scan tries again
                 await store.forget(s.scope, s.id, period, new)
                 result.failed.append((s.target, f"{type(exc).__name__}: {exc}"))
-
-
-def _blocks(text: str) -> list[dict]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
 def spike_config(deps: Deps) -> SpikeConfig:
@@ -133,7 +139,8 @@ def spike_config(deps: Deps) -> SpikeConfig:
 
 
 async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None,
-                  subjects: dict[tuple[str, int], _Subject], result: ScanResult, dry_run: bool) -> None:
+                  subjects: dict[tuple[str, int], _Subject], mutes: dict[tuple[str, int], Muting], result: ScanResult,
+                  dry_run: bool) -> None:
     now = deps.clock.now()
     now_ts = int(now.timestamp())
     hour = now_ts // 3600
@@ -157,12 +164,12 @@ async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutb
         if s is None:
             continue
         await _spike_one(deps, store, runs, poster, cfg, s, states[s.scope].get(s.id), hour, now, now_ts, result,
-                         dry_run)
+                         dry_run, mutes.get(key, Muting()))
 
 
 async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None, cfg: SpikeConfig,
                      s: _Subject, saved: dict | None, hour: int, now: datetime, now_ts: int, result: ScanResult,
-                     dry_run: bool) -> None:
+                     dry_run: bool, mute: Muting) -> None:
     start = hour - HISTORY_HOURS
     rows = await (deps.ledger.team_hours if s.scope == "team" else deps.ledger.person_hours)(s.id, start, hour)
     series = [0.0] * (hour - start + 1)
@@ -171,24 +178,22 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackO
         series[r.hour - start] += r.cost_micros / MICROS_PER_USD
         if r.hour >= hour - ALERTABLE_HOURS:
             models[r.hour][r.model] = models[r.hour].get(r.model, 0) + r.cost_micros
-    state = dict(saved) if saved else {"v": 1, "last_index": hour - ALERTABLE_HOURS, "in_episode": False,
+    state = dict(saved) if saved else {"v": 2, "last_index": hour - ALERTABLE_HOURS, "in_episode": False,
                                         "alert_value": 0.0, "normal_run": 0}
-    det = SpikeDetector.from_state(cfg, state | {"last_index": int(state["last_index"]) - start})
-    verdicts: list[tuple[int, SpikeVerdict, bool]] = []  # (epoch hour, verdict, partial)
-    for h in range(max(det.last_index + start + 1, start), hour):  # complete hours, in order
-        v = det.update(series, h - start)
-        if v is not None and h >= hour - ALERTABLE_HOURS:
-            verdicts.append((h, v, False))
-    trial = SpikeDetector.from_state(cfg, det.state())  # the running hour: kept only if it is already a spike
-    v = trial.update(series, hour - start)
-    if v is not None:
-        det = trial
-        verdicts.append((hour, v, True))
+    if mute.expected_level_micros:  # someone marked a spike expected: up to that level is usual for a while
+        cfg = with_floor(cfg, mute.expected_level_micros / MICROS_PER_USD)
+    det = SpikeDetector.from_state(cfg, state | {"last_index": max(int(state["last_index"]) - start, -1)})
+    # Complete hours since the last scan in order, then the running hour (kept only if it is already a spike, and
+    # judged again as it fills up, so it escalates when it doubles within the hour).
+    verdicts = [(start + v.index, v, v.index == hour - start)
+                for v in scan_series(det, series, hour - start, (now_ts - hour * 3600) / 3600)
+                if start + v.index >= hour - ALERTABLE_HOURS]
     all_sent = True
     for h, v, partial in verdicts:
-        key = f"spike:{s.scope}:{s.id}:{h}"
-        if not s.target:
-            continue
+        # One key per message: the episode's first on an hour, then one per escalation (also within the same hour).
+        key = f"spike:{s.scope}:{s.id}:{h}" + (f":{v.number}" if v.number > 1 else "")
+        if not s.target or mute.spikes_muted(now_ts):
+            continue  # snoozed: the episode is tracked (no storm when the snooze ends), nothing is sent
         text = spike_message(v, await _spike_context(deps, s, h, v, partial, models.get(h, {}), now))
         if dry_run:
             result.messages.append((s.target, text))
@@ -197,7 +202,7 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackO
             continue  # sent already (or being sent by another process)
         try:
             assert poster is not None
-            await poster.post_message(s.target, text.splitlines()[0].replace("*", ""), _blocks(text))
+            await poster.post_message(s.target, text.splitlines()[0].replace("*", ""), warning_blocks(text, key))
         except Exception as exc:  # noqa: BLE001 - the state is not saved, so the next scan judges and sends again
             await runs.fail(key, now_ts, f"{type(exc).__name__}: {exc}")
             result.failed.append((s.target, f"{type(exc).__name__}: {exc}"))

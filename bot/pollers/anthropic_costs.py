@@ -28,12 +28,29 @@ def anthropic_cost_micros(result: dict[str, Any]) -> int:
     if currency != "USD":
         raise ValueError(f"a cost in {currency}, not USD")
     amount = result.get("amount")
-    return 0 if amount is None else cents_to_micros(amount)
+    if amount is None:  # an unknown shape: fail loudly, never a silent $0
+        raise ValueError(f"a cost result without `amount`: {str(result)[:200]}")
+    return cents_to_micros(amount)
+
+
+def anthropic_cost_line(result: dict[str, Any]) -> tuple[str, str]:
+    """One cost result grouped by description -> (model, billing dimension) (pure): web searches and other server
+    tools are "tools", batch tokens "batch", cache reads and writes "cache", other tokens "text"."""
+    model = str(result.get("model") or "")
+    cost_type, token_type = result.get("cost_type"), str(result.get("token_type") or "")
+    if cost_type not in (None, "tokens"):
+        return model, "tools" if cost_type in ("web_search", "code_execution") else "other"
+    if result.get("service_tier") == "batch":
+        return model, "batch"
+    if token_type.startswith("cache"):
+        return model, "cache"
+    return model, "text" if token_type else "other"
 
 
 def anthropic_cost_params(start: int, end: int, page: str | None) -> list[tuple[str, str]]:
+    # grouped by description: each result names its model, cost_type, token_type and service_tier
     params = [("starting_at", iso(start)), ("ending_at", iso(end)), ("bucket_width", "1d"),
-              ("limit", str(BUCKETS_PER_PAGE))]
+              ("limit", str(BUCKETS_PER_PAGE)), ("group_by[]", "description")]
     return params + ([("page", page)] if page else [])
 
 
@@ -50,8 +67,9 @@ async def poll_anthropic_costs(deps: Deps, *, max_pages: int = 20, sleep: Sleep 
     return await poll_daily_costs(
         deps, provider=PROVIDER, source=SOURCE, label=f"Anthropic {PATH}", url=s.anthropic_api_url + PATH,
         headers={"x-api-key": s.anthropic_admin_key.get_secret_value(), "anthropic-version": ANTHROPIC_VERSION},
-        params=anthropic_cost_params, span=anthropic_cost_span, amount=anthropic_cost_micros, max_pages=max_pages,
+        params=anthropic_cost_params, span=anthropic_cost_span, amount=anthropic_cost_micros,
+        line=anthropic_cost_line, max_pages=max_pages,
         sleep=sleep, **kwargs)
 
 
-__all__ = ["poll_anthropic_costs", "anthropic_cost_micros", "anthropic_cost_params", "SOURCE", "PROVIDER"]
+__all__ = ["poll_anthropic_costs", "anthropic_cost_micros", "anthropic_cost_params", "anthropic_cost_line", "SOURCE", "PROVIDER"]

@@ -10,32 +10,57 @@ stopped and re-reads nothing that could count twice."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+import logging
 
 import aiohttp
 
 from bot.features.deps import Deps
 from bot.pollers.common import TIMEOUT, PollError, PollReport, Sleep, get_json, iso
+from bot.domain.price_rules import price_usage
 from bot.domain.pricing import MICROS_PER_USD, Pricer
 from storage.stores.ingest_state import CursorStore
 
 HOUR = 3600
+log = logging.getLogger(__name__)
 
 ParamsFn = Callable[[int, int, str | None], list[tuple[str, str]]]
 SpanFn = Callable[[dict[str, Any]], tuple[int, int]]
 EventFn = Callable[[int, int, dict[str, Any]], dict[str, Any] | None]
+Progress = Callable[[int, int], None]  # (hours read, hours to read): the CLI's progress bar
+
+
+def first_start(now: int, lookback_days: int | None) -> int:
+    """Where a poller without a cursor starts: the start of the current UTC month (so a fresh install reads every day
+    of the month that reconciliation compares), or `lookback_days` back when that is set."""
+    if lookback_days is not None:
+        return (now - lookback_days * 86_400) // HOUR * HOUR
+    d = datetime.fromtimestamp(now, UTC)
+    return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp())
 
 
 async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, headers: dict[str, str],
                               params: ParamsFn, span: SpanFn, to_event: EventFn, settle_s: int,
-                              first_lookback_s: int, max_pages: int, sleep: Sleep) -> PollReport:
+                              max_pages: int, sleep: Sleep, since: int | None = None,
+                              progress: Progress | None = None) -> PollReport:
+    """Read [cursor, the last settled hour) -- or [since, ...) for a deliberate backfill, or from first_start() on
+    a first run. A result of an unknown shape stops the read with an error (logged by the caller; the cursor stays, so
+    the next poll reads it again): nothing is stored as $0."""
     report = PollReport(source=label)
     cursors = CursorStore(deps.engine)
     now = int(deps.clock.now().timestamp())
     end = (now - settle_s) // HOUR * HOUR
     stored = await cursors.get(source)
-    start = stored if stored is not None else (now - first_lookback_s) // HOUR * HOUR
+    if since is not None:
+        start = since // HOUR * HOUR
+    elif stored is not None:
+        start = stored
+    else:
+        start = first_start(now, deps.settings.poll_first_lookback_days)
     report.cursor = start
+    report.first = start
     if start >= end:
         return report
     page: str | None = None
@@ -53,14 +78,20 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
                     b_start, b_end = span(bucket)
                     if b_end > end:
                         continue  # not over (or not settled) yet: read at a later poll
-                    for result in bucket.get("results") or []:
-                        event = to_event(b_start, b_end, result) if isinstance(result, dict) else None
+                    results = bucket.get("results")
+                    if not isinstance(results, list):
+                        raise PollError(f"{label} answered a bucket without a `results` list: {str(bucket)[:200]}")
+                    for result in results:
+                        if not isinstance(result, dict):
+                            raise PollError(f"{label} answered a result that is not an object: {str(result)[:200]}")
+                        event = to_event(b_start, b_end, result)
                         if event is not None:
                             items.append(event)
                     last_start = b_start if last_start is None else max(last_start, b_start)
             except (PollError, KeyError, TypeError, ValueError) as exc:
                 report.error = (f"{exc if isinstance(exc, PollError) else f'{label} answered an unexpected shape: {exc!r}'}"
                                 f"; what was read before is kept, the next poll resumes from {iso(report.cursor)}")
+                log.error("usage poll failed: %s", report.error)
                 return report
             if items:
                 price_aggregates(deps.ledger.pricer, items)
@@ -72,21 +103,38 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
             if data.get("has_more") and next_page:
                 page = next_page
                 if last_start is not None and last_start > report.cursor:
-                    await cursors.set(source, last_start, now)
+                    if stored is None or last_start > stored:
+                        await cursors.set(source, last_start, now)
                     report.cursor = last_start
+                if progress is not None and last_start is not None:
+                    progress((last_start - start) // HOUR, (end - start) // HOUR)
                 continue
-            await cursors.set(source, end, now)
+            if stored is None or end > stored:
+                await cursors.set(source, end, now)
             report.cursor = end
+            if progress is not None:
+                progress((end - start) // HOUR, (end - start) // HOUR)
             return report
     report.error = f"{label}: stopped after {max_pages} pages; the next poll continues from {iso(report.cursor)}"
     return report
 
 
 def price_aggregates(pricer: Pricer, events: list[dict[str, Any]]) -> None:
-    """Price bucket events here, at the tier of a typical request (the ledger would price the bucket's sum as one
-    huge request); a model without a known price is left without a cost (counted, flagged unknown)."""
+    """Price bucket events here, by the provider's billing dimensions (metadata["billing"]: batch, service tier,
+    context window, cache writes, audio, web searches; bot/domain/price_rules.py), never as one huge request. The
+    cost by dimension goes into metadata["cost_parts"] for reconciliation; a model without a known price is left
+    without a cost (counted, flagged unknown)."""
     for e in events:
         if "cost_usd" in e:
+            continue
+        billing = e["metadata"].get("billing")
+        if isinstance(billing, dict):
+            priced = price_usage(pricer, e.get("provider") or "", e["model"], int(e["timestamp"]), billing)
+            if priced is not None:
+                e["cost_usd"] = priced.micros / MICROS_PER_USD
+                e["metadata"]["cost_parts"] = priced.parts
+                if priced.rules:
+                    e["metadata"]["price_rules"] = list(priced.rules)
             continue
         micros = pricer.aggregate_cost_micros(e["model"], e.get("provider"), e["input_tokens"], e["output_tokens"],
                                               e.get("cached_input_tokens", 0), int(e["timestamp"]),
@@ -95,4 +143,4 @@ def price_aggregates(pricer: Pricer, events: list[dict[str, Any]]) -> None:
             e["cost_usd"] = micros / MICROS_PER_USD
 
 
-__all__ = ["poll_hourly_buckets", "price_aggregates", "HOUR"]
+__all__ = ["poll_hourly_buckets", "price_aggregates", "first_start", "Progress", "HOUR"]

@@ -27,6 +27,7 @@ class PollReport:
     pages: int = 0
     cursor: int | None = None  # read completely up to here (epoch seconds, UTC)
     error: str | None = None
+    first: int | None = None  # where this read started (epoch seconds, UTC)
 
     @property
     def ok(self) -> bool:
@@ -40,6 +41,8 @@ class PollReport:
 
     def summary(self) -> str:
         upto = "nothing read yet" if self.cursor is None else f"read up to {iso(self.cursor)}"
+        if self.first is not None and self.cursor is not None and self.cursor > self.first:
+            upto = f"read {iso(self.first)} .. {iso(self.cursor)}"
         line = (f"{self.source}: {self.accepted:,} new events, {self.duplicates:,} already known, "
                 f"{self.rejected:,} rejected, {self.pages:,} pages; {upto}")
         return line + (f"\n{self.source}: ERROR {self.error}" if self.error else "")

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+import logging
+
 import aiohttp
 
 from bot.features.deps import Deps
@@ -21,12 +23,14 @@ from bot.pollers.common import TIMEOUT, PollError, Sleep, get_json, iso
 from storage.stores.billing import DAY, BillingStore
 from storage.stores.ingest_state import CursorStore
 
+log = logging.getLogger(__name__)
 REVISE_DAYS = 7
 MAX_BACKFILL_DAYS = 92
 
 ParamsFn = Callable[[int, int, str | None], list[tuple[str, str]]]
 SpanFn = Callable[[dict[str, Any]], tuple[int, int]]
 AmountFn = Callable[[dict[str, Any]], int]  # one result -> micro-USD (raises ValueError on a bad amount/currency)
+LineFn = Callable[[dict[str, Any]], tuple[str, str]]  # one grouped result -> (model, billing dimension)
 
 
 @dataclass
@@ -96,6 +100,7 @@ def read_range(now: int, stored_cursor: int | None, revise_days: int, max_backfi
 
 async def poll_daily_costs(deps: Deps, *, provider: str, source: str, label: str, url: str, headers: dict[str, str],
                            params: ParamsFn, span: SpanFn, amount: AmountFn, max_pages: int, sleep: Sleep,
+                           line: LineFn | None = None,
                            revise_days: int = REVISE_DAYS, max_backfill_days: int = MAX_BACKFILL_DAYS
                            ) -> CostPollReport:
     report = CostPollReport(source=label)
@@ -108,6 +113,7 @@ async def poll_daily_costs(deps: Deps, *, provider: str, source: str, label: str
         return report
     report.first_day, report.last_day = day_str(start), day_str(end - DAY)
     figures: dict[str, int] = {}  # day -> billed micros, over all pages (a day is normally on one page only)
+    lines: dict[tuple[str, str, str], int] = {}  # (day, model, dimension) -> billed micros
     page: str | None = None
     async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
         for _ in range(max_pages):
@@ -124,17 +130,29 @@ async def poll_daily_costs(deps: Deps, *, provider: str, source: str, label: str
                     if b_end > end or b_start < start:
                         continue  # the day has not ended yet (or is outside the range asked for)
                     day = day_str(b_start)
-                    total = sum(amount(r) for r in bucket.get("results") or [])
+                    results = bucket.get("results")
+                    if not isinstance(results, list):  # never a silent $0 replacing the day's figure
+                        raise PollError(f"{label} answered a bucket without a `results` list: {str(bucket)[:200]}")
+                    total = 0
+                    for r in results:
+                        micros = amount(r)
+                        total += micros
+                        if line is not None:
+                            key = (day, *line(r))
+                            lines[key] = lines.get(key, 0) + micros
                     figures[day] = figures.get(day, 0) + total
                     seen.add(day)
                     last_end = b_end if last_end is None else max(last_end, b_end)
             except (PollError, KeyError, TypeError, ValueError) as exc:
                 what = exc if isinstance(exc, PollError) else f"{label} answered an unexpected shape: {exc!r}"
                 report.error = f"{what}; the days read before are kept, the next poll reads the range again"
+                log.error("cost poll failed: %s", report.error)
                 return report
             report.pages += 1
             if seen:
                 counts = await store.upsert_days(provider, {d: figures[d] for d in seen}, now)
+                if line is not None:
+                    await store.replace_lines(provider, seen, {k: v for k, v in lines.items() if k[0] in seen}, now)
                 report.new_days += counts.new
                 report.revised_days += counts.revised
                 report.unchanged_days += counts.unchanged

@@ -110,6 +110,19 @@ class SlackOutbox:
             return None
         return ((info.get("user") or {}).get("profile") or {}).get("email") or None
 
+    async def channel_problem(self, channel: str) -> str | None:
+        """Why tokenbot cannot post to `channel` (conversations.info), in words for a form, or None when it can."""
+        try:
+            info = await self._call(self.quick_client.conversations_info, channel=channel)
+        except SlackSendError as exc:
+            if exc.code in ("channel_not_found", "not_in_channel", "invalid_channel"):
+                return "Slack has no such channel that tokenbot can see: choose it from the list, or invite tokenbot."
+            log.warning("conversations.info failed for %s: %s", channel, exc.code)
+            return "Slack did not say whether that channel exists; please try again."
+        if (info.get("channel") or {}).get("is_archived"):
+            return "That channel is archived."
+        return None
+
     async def user_id_for_email(self, email: str) -> str:
         """users.lookupByEmail; raises SlackSendError (`users_not_found`, ...) when there is none."""
         found = await self._call(self.client.users_lookupByEmail, email=email)
@@ -128,3 +141,31 @@ class SlackOutbox:
             raise SlackSendError(type(exc).__name__) from exc
         data = getattr(response, "data", response)
         return dict(data) if isinstance(data, dict) else {}
+
+
+# What Slack answers for a token that will never work (mistyped, revoked, wrong kind): not worth retrying.
+TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                            "not_allowed_token_type", "no_permission", "missing_scope", "invalid_token"})
+
+
+async def refused_tokens(settings: Settings, metrics: Metrics | None = None) -> list[tuple[str, str]]:
+    """(variable, Slack's answer) for each configured Slack token Slack refuses: the bot token (auth.test) and the
+    app-level token (apps.connections.open, what Socket Mode calls). Slack being unreachable is not a refusal:
+    start-up then goes on, and the first real call tells."""
+    refused: list[tuple[str, str]] = []
+    checks: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+    if settings.slack_bot_token is not None:
+        checks.append(("SLACK_BOT_TOKEN", slack_client(settings, metrics).auth_test))
+    if settings.slack_app_token is not None:
+        app_client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+        app_token = settings.slack_app_token.get_secret_value()
+        checks.append(("SLACK_APP_TOKEN", lambda: app_client.apps_connections_open(app_token=app_token)))
+    for variable, call in checks:
+        try:
+            await SlackOutbox._call(lambda **_: call())
+        except SlackSendError as exc:
+            if exc.code in TOKEN_REFUSALS:
+                refused.append((variable, exc.code))
+            else:
+                log.warning("could not check %s with Slack (%s); starting anyway", variable, exc.code)
+    return refused

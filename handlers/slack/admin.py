@@ -11,6 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.features import admin as admin_flow
 from bot.slack.blocks.admin import ADMIN_MODAL, admin_modal, submitted
 from bot.features.deps import Deps
+from bot.features.replays import first_delivery
+from handlers.slack.guard import guarded
 from bot.slack.client import slack_error
 from bot.slack.outbox import SlackSendError
 from bot.slack.blocks.me import text_message
@@ -33,10 +35,16 @@ async def open_admin(deps: Deps, client: AsyncWebClient, user_id: str, trigger_i
     return text_message("Opening the admin form…")
 
 
-async def on_admin_submit(ack, body: dict[str, Any], view: dict[str, Any], context) -> None:  # noqa: ANN001
+async def on_admin_submit(ack, body: dict[str, Any], view: dict[str, Any], context, request) -> None:  # noqa: ANN001
     deps: Deps = context["deps"]
-    errors, confirmation = await admin_flow.apply(deps, body["user"]["id"],
-                                                  submitted((view.get("state") or {}).get("values") or {}))
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    actor = user.get("id") if isinstance(user.get("id"), str) else ""
+    state = view.get("state") if isinstance(view.get("state"), dict) else {}
+    values = state.get("values") if isinstance(state.get("values"), dict) else {}
+    if not await first_delivery(deps, request.headers):  # the same signed submission again: applied once
+        await ack()
+        return
+    errors, confirmation = await admin_flow.apply(deps, actor, submitted(values))
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -44,10 +52,10 @@ async def on_admin_submit(ack, body: dict[str, Any], view: dict[str, Any], conte
     if deps.slack is None:
         return
     try:
-        await deps.slack.post_message(body["user"]["id"], f"Done: {confirmation}")
+        await deps.slack.post_message(actor, f"Done: {confirmation}")
     except SlackSendError as exc:
         log.warning("admin confirmation DM failed: %s", exc.code)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    app.view(ADMIN_MODAL)(on_admin_submit)
+    app.view(ADMIN_MODAL)(guarded(on_admin_submit))

@@ -6,13 +6,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.features.deps import Deps
+from handlers.slack.guard import guarded
 from bot.features.home import publish_home
 
 
 async def on_app_home_opened(event: dict[str, Any], context) -> None:  # noqa: ANN001
-    if event.get("tab", "home") == "home":
-        await publish_home(context["deps"], event["user"])
+    user = event.get("user")
+    if event.get("tab", "home") == "home" and isinstance(user, str) and user:
+        await publish_home(context["deps"], user)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    app.event("app_home_opened")(on_app_home_opened)
+    app.event("app_home_opened")(guarded(on_app_home_opened))

@@ -12,7 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.features import requests as request_flow
 from bot.features.deps import Deps
+from handlers.slack.guard import guarded
 from bot.features.home import publish_home
+from bot.features.replays import first_delivery
 from bot.slack.blocks.me import REQUEST_BUDGET_ACTION
 from bot.slack.blocks.requests import APPROVE, CANCEL, DENY, DENY_MODAL, REQUEST_MODAL, deny_modal, request_modal
 from bot.slack.client import slack_error
@@ -29,6 +31,24 @@ def request_id(value: Any) -> int | None:
     if not text.isdigit() or len(text) > 19 or int(text) > _MAX_ID:
         return None
     return int(text)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def action_value(body: dict[str, Any]) -> Any:
+    """The clicked button's value; None when the payload carries no action (forged or truncated)."""
+    actions = body.get("actions")
+    return _dict(actions[0]).get("value") if isinstance(actions, list) and actions else None
+
+
+def user_of(body: dict[str, Any]) -> str:
+    user_id = _dict(body.get("user")).get("id")
+    return user_id if isinstance(user_id, str) else ""
+
+
+BROKEN_BUTTON = "That button is broken: it names no request."
 
 
 async def _say_privately(respond, text: str) -> None:  # noqa: ANN001
@@ -52,11 +72,11 @@ async def _refresh_homes(deps: Deps, outcome: request_flow.Outcome) -> None:
 async def on_approve(ack, body: dict[str, Any], respond, context) -> None:  # noqa: ANN001
     await ack()
     deps: Deps = context["deps"]
-    rid = request_id(body["actions"][0].get("value"))
+    rid = request_id(action_value(body))
     if rid is None:
-        await _say_privately(respond, "That button is broken: it names no request.")
+        await _say_privately(respond, BROKEN_BUTTON)
         return
-    outcome = await request_flow.approve(deps, rid, body["user"]["id"])
+    outcome = await request_flow.approve(deps, rid, user_of(body))
     await _say_privately(respond, outcome.text)
     await _refresh_homes(deps, outcome)
 
@@ -64,22 +84,24 @@ async def on_approve(ack, body: dict[str, Any], respond, context) -> None:  # no
 async def on_deny(ack, body: dict[str, Any], client: AsyncWebClient, respond, context) -> None:  # noqa: ANN001
     await ack()
     deps: Deps = context["deps"]
-    request = await request_flow.decidable(deps, request_id(body["actions"][0].get("value")) or 0,
-                                           body["user"]["id"], "deny")
+    rid = request_id(action_value(body))
+    if rid is None:
+        await _say_privately(respond, BROKEN_BUTTON)
+        return
+    request = await request_flow.decidable(deps, rid, user_of(body), "deny")
     if isinstance(request, request_flow.Outcome):  # checked before the form opens, and again on submit
         await _say_privately(respond, request.text)
         return
     try:
-        await client.views_open(trigger_id=body["trigger_id"], view=deny_modal(request.id))
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=deny_modal(request.id))
     except SlackApiError as exc:
         log.warning("views.open (deny) failed: %s", slack_error(exc))
         await _say_privately(respond, "Slack did not open the form; please try again.")
 
 
-async def on_deny_submit(ack, body: dict[str, Any], view: dict[str, Any], context) -> None:  # noqa: ANN001
+async def on_deny_submit(ack, body: dict[str, Any], view: dict[str, Any], context, request) -> None:  # noqa: ANN001
     deps: Deps = context["deps"]
-    reason_block = (view.get("state", {}).get("values", {}).get("reason") or {}).get("reason") or {}
-    reason = (reason_block.get("value") or "").strip()
+    reason = _field(_dict(_dict(view.get("state")).get("values")), "reason").strip()
     if not reason:
         await ack(response_action="errors", errors={"reason": "Say why, so the requester knows what to change."})
         return
@@ -87,16 +109,23 @@ async def on_deny_submit(ack, body: dict[str, Any], view: dict[str, Any], contex
     if rid is None:
         await ack(response_action="errors", errors={"reason": "This form names no request; open it again from the card."})
         return
+    if not await first_delivery(deps, request.headers):  # the same signed submission again: denied once
+        await ack()
+        return
     await ack()
-    outcome = await request_flow.deny(deps, rid, body["user"]["id"], reason)
-    await _dm(deps, body["user"]["id"], outcome.text)
+    outcome = await request_flow.deny(deps, rid, user_of(body), reason)
+    await _dm(deps, user_of(body), outcome.text)
     await _refresh_homes(deps, outcome)
 
 
 async def on_cancel(ack, body: dict[str, Any], respond, context) -> None:  # noqa: ANN001
     await ack()
     deps: Deps = context["deps"]
-    outcome = await request_flow.cancel(deps, request_id(body["actions"][0].get("value")) or 0, body["user"]["id"])
+    rid = request_id(action_value(body))
+    if rid is None:
+        await _say_privately(respond, BROKEN_BUTTON)
+        return
+    outcome = await request_flow.cancel(deps, rid, user_of(body))
     await _say_privately(respond, outcome.text)
     await _refresh_homes(deps, outcome)
 
@@ -104,21 +133,29 @@ async def on_cancel(ack, body: dict[str, Any], respond, context) -> None:  # noq
 async def on_open_request_modal(ack, body: dict[str, Any], client: AsyncWebClient, respond) -> None:  # noqa: ANN001
     await ack()
     try:
-        await client.views_open(trigger_id=body["trigger_id"], view=request_modal())
+        await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=request_modal())
     except SlackApiError as exc:
         log.warning("views.open (request) failed: %s", slack_error(exc))
         await _say_privately(respond, "Slack did not open the form; use `/tokens request <amount> <reason>`.")
 
 
 def _field(values: dict[str, Any], block: str) -> str:
-    return str(((values.get(block) or {}).get(block) or {}).get("value") or "")
+    value = _dict(_dict(values.get(block)).get(block)).get("value")
+    return value[:3000] if isinstance(value, str) else ""
 
 
-async def on_request_submit(ack, body: dict[str, Any], view: dict[str, Any], context) -> None:  # noqa: ANN001
+async def on_request_submit(ack, body: dict[str, Any], view: dict[str, Any], context, request) -> None:  # noqa: ANN001
     deps: Deps = context["deps"]
-    values = (view.get("state") or {}).get("values") or {}
-    period = ((values.get("period", {}).get("period") or {}).get("selected_option") or {}).get("value", "month")
-    outcome = await request_flow.create_request(deps, body["user"]["id"], _field(values, "amount"),
+    values = _dict(_dict(view.get("state")).get("values"))
+    if "amount" not in values or "reason" not in values:  # not the form tokenbot sent: say so in it
+        await ack(response_action="errors", errors={"reason": "This form is incomplete; open it again from /tokens."})
+        return
+    period = _dict(_dict(_dict(values.get("period")).get("period")).get("selected_option")).get("value")
+    period = period if period in ("month", "permanent") else "month"
+    if not await first_delivery(deps, request.headers):  # the same signed submission again: one request
+        await ack()
+        return
+    outcome = await request_flow.create_request(deps, user_of(body), _field(values, "amount"),
                                                 _field(values, "reason"), period)
     if not outcome.ok:
         # Errors about the input stay in the modal, next to the field, so nothing typed is lost.
@@ -126,14 +163,14 @@ async def on_request_submit(ack, body: dict[str, Any], view: dict[str, Any], con
         await ack(response_action="errors", errors={field: outcome.text[:150]})
         return
     await ack()
-    await _dm(deps, body["user"]["id"], outcome.text)
+    await _dm(deps, user_of(body), outcome.text)
     await _refresh_homes(deps, outcome)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    app.action(APPROVE)(on_approve)
-    app.action(DENY)(on_deny)
-    app.action(CANCEL)(on_cancel)
-    app.action(REQUEST_BUDGET_ACTION)(on_open_request_modal)
-    app.view(DENY_MODAL)(on_deny_submit)
-    app.view(REQUEST_MODAL)(on_request_submit)
+    app.action(APPROVE)(guarded(on_approve))
+    app.action(DENY)(guarded(on_deny))
+    app.action(CANCEL)(guarded(on_cancel))
+    app.action(REQUEST_BUDGET_ACTION)(guarded(on_open_request_modal))
+    app.view(DENY_MODAL)(guarded(on_deny_submit))
+    app.view(REQUEST_MODAL)(guarded(on_request_submit))

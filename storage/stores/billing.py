@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import insert_for
 from storage.tables.core import usage_events
-from storage.tables.billing import billed_costs
+from storage.tables.billing import billed_cost_lines, billed_costs
 
 DAY = 86_400
 
@@ -51,6 +51,44 @@ class BillingStore:
         new = sum(1 for d in figures if d not in old)
         revised = sum(1 for d, m in figures.items() if d in old and old[d] != m)
         return UpsertCounts(new=new, revised=revised, unchanged=len(figures) - new - revised)
+
+    async def replace_lines(self, provider: str, days: set[str], lines: dict[tuple[str, str, str], int],
+                            fetched_at: int) -> None:
+        """The bill of `days` per model and billing dimension ((day, model, dimension) -> micro-USD), replacing what an
+        earlier read stored for those days (a revised bill may drop a line)."""
+        if not days:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(billed_cost_lines).where(billed_cost_lines.c.provider == provider,
+                                                               billed_cost_lines.c.day.in_(sorted(days))))
+            if lines:
+                await conn.execute(insert(billed_cost_lines), [
+                    {"provider": provider, "day": d, "model": m, "dimension": dim, "cost_micros": c,
+                     "fetched_at": fetched_at} for (d, m, dim), c in sorted(lines.items())])
+
+    async def billed_lines(self, first_day: str, last_day: str) -> list[tuple[str, str, str, int]]:
+        """(provider, model, dimension, micro-USD) summed over first_day..last_day (inclusive)."""
+        t = billed_cost_lines
+        stmt = (select(t.c.provider, t.c.model, t.c.dimension, func.sum(t.c.cost_micros))
+                .where(t.c.day >= first_day, t.c.day <= last_day).group_by(t.c.provider, t.c.model, t.c.dimension))
+        async with self.engine.connect() as conn:
+            return [(p, m, d, int(c)) for p, m, d, c in (await conn.execute(stmt)).all()]
+
+    async def estimated_lines(self, start_ts: int, end_ts: int) -> list[tuple[str | None, str, dict | None, int]]:
+        """(provider, model, cost by billing dimension or None, cost) for the events in [start_ts, end_ts): the
+        estimate side of the breakdown. The provider pollers' events (ids "openai:…", "anthropic:…", a few thousand
+        a month) are read with their metadata's cost_parts; every other event is summed per provider and model in
+        SQL (a gateway event has no split by dimension)."""
+        e = usage_events
+        polled = or_(e.c.id.like("openai:%"), e.c.id.like("anthropic:%"))
+        in_range = and_(e.c.ts >= start_ts, e.c.ts < end_ts)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(e.c.provider, e.c.model, e.c.metadata, e.c.cost_micros)
+                                       .where(in_range, polled))).all()
+            others = (await conn.execute(select(e.c.provider, e.c.model, func.coalesce(func.sum(e.c.cost_micros), 0))
+                                         .where(in_range, ~polled).group_by(e.c.provider, e.c.model))).all()
+        out = [(p, m, md.get("cost_parts") if isinstance(md, dict) else None, int(c or 0)) for p, m, md, c in rows]
+        return out + [(p, m, None, int(c)) for p, m, c in others]
 
     async def billed(self, first_day: str, last_day: str, provider: str | None = None) -> dict[tuple[str, str], int]:
         """(provider, day) -> billed micro-USD for the days first_day..last_day (inclusive, "YYYY-MM-DD")."""

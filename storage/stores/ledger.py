@@ -12,8 +12,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.pricing import MICROS_PER_USD, Pricer
-from bot.domain.usage_events import Rejection, UsageEvent
-from storage.db import insert_for, is_sqlite
+from bot.domain.usage_events import Rejection, UsageEvent, dead_letter_text
+from storage.db import database_error, insert_for, is_sqlite
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
 from storage.stores.reservations import settle
@@ -121,7 +121,8 @@ class Ledger:
         return {"id": e.id, "ts": e.ts, "user_ref": e.user, "person_id": person_id, "team_id": team_id,
                 "model": e.model, "provider": e.provider, "input_tokens": e.input_tokens,
                 "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
-                "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts}
+                "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts,
+                "requests": e.requests}
 
     async def _add_to_rollups(self, conn: AsyncConnection,
                               deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
@@ -150,7 +151,7 @@ class Ledger:
         Moves their rollup amounts from the 'unmapped' rows to the person's (and, if it had none, team's) rows, so
         history is never recomputed from raw events (which retention may have pruned)."""
         columns = [usage_events.c[c] for c in ("ts", "team_id", "model", "input_tokens", "output_tokens",
-                                                "cached_input_tokens", "cost_micros")]
+                                                "cached_input_tokens", "cost_micros", "requests")]
         async with self.writer(), self.engine.begin() as conn:
             refs = [r for r in (await conn.execute(select(usage_events.c.user_ref).distinct()
                                                    .where(usage_events.c.person_id.is_(None)))).scalars()
@@ -177,9 +178,8 @@ class Ledger:
         return moved
 
     async def dead_letter(self, rejections: Iterable[Rejection], source: str, now_ts: int) -> None:
-        rows = [{"received_at": now_ts, "source": source, "item_index": r.index, "reason": r.reason,
-                 "raw": r.raw if isinstance(r.raw, str) else orjson.dumps(r.raw, default=str).decode()}
-                for r in rejections]
+        rows = [{"received_at": now_ts, "source": source[:64], "item_index": r.index,
+                 "reason": dead_letter_text(r.reason)[:2000], "raw": dead_letter_text(r.raw)} for r in rejections]
         if rows:
             async with self.writer(), self.engine.begin() as conn:
                 await conn.execute(insert(dead_letters), rows)
@@ -229,6 +229,10 @@ class Ledger:
             count, cost, tokens = (await conn.execute(stmt)).one()
         return {"events": count, "cost_micros": int(cost), "tokens": int(tokens)}
 
+    async def reachable(self) -> bool:
+        """Whether the database answers at all: tells "this item cannot be stored" from "nothing can be"."""
+        return await database_error(self.engine) is None
+
     def writer(self):  # noqa: ANN202
         """The in-process queue of SQLite writers (a no-op on PostgreSQL), for stores sharing this engine."""
         return self._write_lock if self._write_lock is not None else _NullLock()
@@ -249,8 +253,9 @@ def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[
     for r in rows:
         hour = r["ts"] // 3600
         cost = r["cost_micros"]
-        values = (sign, sign * r["input_tokens"], sign * r["output_tokens"], sign * r["cached_input_tokens"],
-                  sign * (cost or 0), sign if cost is None else 0)
+        n = sign * r.get("requests", 1)  # the provider's own request count for a usage-report bucket
+        values = (n, sign * r["input_tokens"], sign * r["output_tokens"], sign * r["cached_input_tokens"],
+                  sign * (cost or 0), n if cost is None else 0)
         for acc in (person[(r["person_id"] or 0, hour, r["team_id"], r["model"])], team[(r["team_id"], hour, r["model"])]):
             for i, v in enumerate(values):
                 acc[i] += v

@@ -63,7 +63,7 @@ class RetentionStore:
             # Pruning cuts at a whole hour, so the hour of the oldest kept event is complete.
             from_hour = first_ts // 3600
             raw = {(int(h), t): (int(n), int(c or 0), int(tok or 0)) for h, t, n, c, tok in await conn.execute(
-                select(hour, e.c.team_id, func.count(), func.sum(e.c.cost_micros),
+                select(hour, e.c.team_id, func.sum(e.c.requests), func.sum(e.c.cost_micros),
                        func.sum(e.c.input_tokens + e.c.output_tokens))
                 .where(e.c.ts >= from_hour * 3600).group_by(hour, e.c.team_id))}
             people = {(int(h), t): (int(n), int(c), int(tok)) for h, t, n, c, tok in await conn.execute(

@@ -5,5 +5,6 @@ from storage.tables import requests  # noqa: F401
 from storage.tables import ingest  # noqa: F401
 from storage.tables import alerts  # noqa: F401
 from storage.tables import billing  # noqa: F401
+from storage.tables import slack  # noqa: F401
 from storage.tables import otlp  # noqa: F401
 from storage.tables import outcomes  # noqa: F401

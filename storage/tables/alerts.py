@@ -55,3 +55,20 @@ team_alert_settings = Table(
     Column("team_id", Integer, primary_key=True),
     Column("thresholds", JSON, nullable=False),
 )
+
+# What a warning's reader said about it (the Snooze and Expected buttons): one row per warning, so a second press, or
+# the same press delivered to another replica, finds the row and changes nothing. `until`: a snooze's end, or when an
+# *Expected* level stops applying. `level_micros`: the spend per hour marked expected (spikes), else NULL.
+warning_feedback = Table(
+    "warning_feedback",
+    metadata,
+    Column("warning_key", String(200), primary_key=True),  # spike:<scope>:<id>:<hour> or line:<scope>:<id>:<period>:<pct>
+    Column("scope", String(8), nullable=False),
+    Column("subject_id", Integer, nullable=False),
+    Column("action", String(16), nullable=False),  # snooze | expected
+    Column("actor", String(32), nullable=False),  # Slack user id
+    Column("at", BigInteger, nullable=False),
+    Column("until", BigInteger, nullable=False),
+    Column("level_micros", BigInteger),
+)
+Index("ix_warning_feedback_subject", warning_feedback.c.scope, warning_feedback.c.subject_id, warning_feedback.c.until)

@@ -17,4 +17,18 @@ billed_costs = Table(
     PrimaryKeyConstraint("provider", "day"),
 )
 
-__all__ = ["billed_costs"]
+# The same bill per model and billing dimension ("text" | "cache" | "audio" | "tools" | "batch" | "other"), from the
+# cost endpoints' grouped results (Anthropic: description; OpenAI: line_item): where a reconciliation gap comes from.
+billed_cost_lines = Table(
+    "billed_cost_lines",
+    metadata,
+    Column("provider", String(32), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("model", String(200), nullable=False),  # "" when the bill line names no model
+    Column("dimension", String(16), nullable=False),
+    Column("cost_micros", BigInteger, nullable=False),
+    Column("fetched_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("provider", "day", "model", "dimension"),
+)
+
+__all__ = ["billed_costs", "billed_cost_lines"]

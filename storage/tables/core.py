@@ -107,6 +107,9 @@ usage_events = Table(
     Column("cost_source", String(16), nullable=False),  # "event" | "price" | "unknown"
     Column("metadata", JSON),
     Column("received_at", BigInteger, nullable=False),
+    # Model requests the event stands for: 1 for a gateway request, the provider's own count (num_model_requests)
+    # for a usage-report bucket, 0 where the provider reports none.
+    Column("requests", BigInteger, nullable=False, server_default="1"),
 )
 Index("ix_usage_events_unmapped", usage_events.c.user_ref, sqlite_where=usage_events.c.person_id.is_(None),
       postgresql_where=usage_events.c.person_id.is_(None))

@@ -38,7 +38,9 @@ class FakeCostAPI:
     kind: str  # "openai" | "anthropic"
     clock: Any  # which days exist yet
     admin_key: str = "admin-key-123"
-    costs: dict[int, list[str]] = field(default_factory=dict)  # day start -> amounts in dollars (decimal strings)
+    costs: dict[int, list[str | dict[str, Any]]] = field(default_factory=dict)  # day start -> amounts in dollars
+    # (decimal strings), or bill lines: {"dollars": "1.5", <the grouping fields of the provider's result>}
+    raw_buckets: dict[int, dict[str, Any]] = field(default_factory=dict)  # day start -> the bucket, verbatim
     page_buckets: int | None = None
     faults: list[Fault] = field(default_factory=list)
     calls: list[list[tuple[str, str]]] = field(default_factory=list)
@@ -48,6 +50,12 @@ class FakeCostAPI:
     def bill(self, day: str | date, *dollars: str) -> None:
         """The day's cost results (one per amount), replacing what the day had: a revised bill."""
         self.costs[day_ts(day)] = list(dollars)
+
+    def bill_lines(self, day: str | date, lines: list[dict[str, Any]]) -> None:
+        """The day's bill as lines, each {"dollars": "<decimal string>", ...grouping fields}: for Anthropic the
+        fields a result grouped by `description` carries (description, cost_type, token_type, model, service_tier,
+        context_window, inference_geo), for OpenAI the `line_item` of a result grouped by line_item."""
+        self.costs[day_ts(day)] = list(lines)
 
     def fail(self, status: int, *, page: int | None = None, retry_after: str | None = None, times: int = 1) -> None:
         self.faults.append(Fault(status, page, retry_after, times))
@@ -65,14 +73,19 @@ class FakeCostAPI:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def _result(self, dollars: str) -> dict[str, Any]:
+    def _result(self, entry: str | dict[str, Any], grouped: bool) -> dict[str, Any]:
+        """One result as the reference's example shows it: OpenAI "Usage > Costs" (`organization.costs.result`,
+        amount {value: dollars, currency: "usd"}); Anthropic "Usage and Cost > Get Cost Report" (amount: cents as a
+        decimal string, currency "USD", the description fields null unless grouped by description)."""
+        line = entry if isinstance(entry, dict) else {"dollars": entry}
+        dollars = Decimal(line["dollars"])
         if self.kind == "openai":
-            return {"object": "organization.costs.result", "amount": {"value": float(Decimal(dollars)),
-                                                                      "currency": "usd"},
-                    "line_item": None, "project_id": None}
-        return {"currency": "USD", "amount": str(Decimal(dollars) * 100), "workspace_id": None, "description": None,
-                "cost_type": None, "context_window": None, "model": None, "service_tier": None, "token_type": None,
-                "inference_geo": None}
+            return {"object": "organization.costs.result", "amount": {"value": float(dollars), "currency": "usd"},
+                    "line_item": line.get("line_item") if grouped else None, "project_id": None}
+        fields = ("description", "cost_type", "context_window", "model", "service_tier", "token_type",
+                  "inference_geo")
+        return {"currency": "USD", "amount": str(dollars * 100), "workspace_id": None} | {
+            f: (line.get(f) if grouped else None) for f in fields}
 
     async def _costs(self, request: web.Request) -> web.Response:
         now = int(self.clock.now().timestamp())
@@ -121,8 +134,12 @@ class FakeCostAPI:
         per_page = min(limit, self.page_buckets or limit)
         chunk, rest = days[:per_page], days[per_page:]
         buckets = []
+        grouped = ("group_by" if self.kind == "openai" else "group_by[]") in q
         for d in chunk:
-            results = [self._result(x) for x in self.costs.get(d, [])]
+            if d in self.raw_buckets:
+                buckets.append(self.raw_buckets[d])
+                continue
+            results = [self._result(x, grouped) for x in self.costs.get(d, [])]
             if self.kind == "openai":
                 buckets.append({"object": "bucket", "start_time": d, "end_time": d + DAY, "results": results})
             else:

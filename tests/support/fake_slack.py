@@ -4,6 +4,7 @@ It speaks the Web API's wire format (form or JSON bodies, `{"ok": ...}` answers,
 uses its real slack_sdk client against it through TOKENBOT_SLACK_API_URL. Nothing in the bot is patched."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes POSTed to its upload URL
     posted: list[Call] = field(default_factory=list)  # chat.postMessage calls that Slack accepted (no fault)
     complete_upload_without_files: bool = False  # files.completeUploadExternal answers ok with an empty `files`
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds Slack takes to answer it
+    channels: set[str] | None = None  # channels that exist (conversations.info); None: every well-formed id
+    bad_tokens: set[str] = field(default_factory=set)  # tokens Slack answers invalid_auth for (mistyped, revoked)
+    sockets: int = 0  # Socket Mode connections opened (apps.connections.open's URL)
     url: str = ""
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -62,6 +67,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # slack_sdk sends some reads (users.info) as GET
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_get("/socket", self._socket)  # apps.connections.open hands this out (Socket Mode)
         app.router.add_post("/upload/{file_id}", self._upload)  # files.getUploadURLExternal hands these out
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -98,6 +104,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
         self.calls.append(Call(method, params, token))
+        if self.delays.get(method):
+            await asyncio.sleep(self.delays[method])
         queue = self.faults.get(method)
         if queue:
             fault = queue[0]
@@ -111,6 +119,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": fault.error})
         if not token:
             return web.json_response({"ok": False, "error": "not_authed"})
+        if token in self.bad_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         answer = self._answer(method, params)
         if method == "chat.postMessage":
             self.posted.append(Call(method, params | {"_ts": answer["ts"]}, token))
@@ -147,6 +157,14 @@ class FakeSlack:
                 {"type": "message", "ts": c.params["_ts"], "text": c.params.get("text"),
                  **({"metadata": c.params["metadata"]} if with_meta and c.params.get("metadata") else {})}
                 for c in reversed(self.posted) if c.params.get("channel") == p.get("channel")]}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
+        if method == "conversations.info":
+            channel = str(p.get("channel", ""))
+            exists = channel[:1] in "CGD" and channel[1:].isalnum() and (self.channels is None or channel in self.channels)
+            if not exists:
+                return {"ok": False, "error": "channel_not_found"}
+            return {"ok": True, "channel": {"id": channel, "is_archived": False}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts)}"
             return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
@@ -175,6 +193,17 @@ class FakeSlack:
             return web.Response(status=fault.status if fault.status != 200 else 500, text=fault.error or "error")
         self.uploads[request.match_info["file_id"]] = data
         return web.Response(text="OK - " + str(len(data)))
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode as Slack runs it: a WebSocket that says hello, then stays open (no envelopes here)."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets += 1
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1,
+                                      "connection_info": {"app_id": "A1"}}))
+        async for _message in ws:  # acknowledgements and pongs; nothing to do with them
+            pass
+        return ws
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())

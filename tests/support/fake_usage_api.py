@@ -25,20 +25,61 @@ ANTHROPIC_PATH = "/v1/organizations/usage_report/messages"
 
 
 def openai_result(*, user_id: str | None, api_key_id: str | None, model: str, project_id: str | None = "proj_1",
-                  input_tokens: int = 0, output_tokens: int = 0, cached: int = 0, requests: int = 1) -> dict[str, Any]:
+                  input_tokens: int = 0, output_tokens: int = 0, cached: int = 0, requests: int = 1,
+                  audio_input: int = 0, audio_output: int = 0, batch: bool | None = None,
+                  service_tier: str | None = None) -> dict[str, Any]:
+    """The example result of OpenAI's API reference, "Usage > Completions" (GET /v1/organization/usage/completions,
+    the `organization.usage.completions.result` object), field for field."""
     return {"object": "organization.usage.completions.result", "input_tokens": input_tokens,
-            "output_tokens": output_tokens, "input_cached_tokens": cached, "input_audio_tokens": 0,
-            "output_audio_tokens": 0, "num_model_requests": requests, "project_id": project_id, "user_id": user_id,
-            "api_key_id": api_key_id, "model": model, "batch": None, "service_tier": None}
+            "output_tokens": output_tokens, "input_cached_tokens": cached, "input_audio_tokens": audio_input,
+            "output_audio_tokens": audio_output, "num_model_requests": requests, "project_id": project_id,
+            "user_id": user_id, "api_key_id": api_key_id, "model": model, "batch": batch,
+            "service_tier": service_tier}
 
 
 def anthropic_result(*, api_key_id: str | None, workspace_id: str | None, model: str, uncached: int = 0,
-                     cache_read: int = 0, write_5m: int = 0, write_1h: int = 0, output: int = 0) -> dict[str, Any]:
+                     cache_read: int = 0, write_5m: int = 0, write_1h: int = 0, output: int = 0,
+                     web_searches: int = 0, service_tier: str | None = "standard", context_window: str | None = "0-200k",
+                     inference_geo: str | None = "global", speed: str | None = None) -> dict[str, Any]:
+    """The example result of Anthropic's Admin API reference, "Usage and Cost > Get Messages Usage Report"
+    (GET /v1/organizations/usage_report/messages), field for field; `speed` as that page lists it."""
     return {"uncached_input_tokens": uncached,
             "cache_creation": {"ephemeral_1h_input_tokens": write_1h, "ephemeral_5m_input_tokens": write_5m},
             "cache_read_input_tokens": cache_read, "output_tokens": output,
-            "server_tool_use": {"web_search_requests": 0}, "api_key_id": api_key_id, "workspace_id": workspace_id,
-            "model": model, "service_tier": None, "context_window": None, "inference_geo": None}
+            "server_tool_use": {"web_search_requests": web_searches}, "api_key_id": api_key_id,
+            "workspace_id": workspace_id, "model": model, "service_tier": service_tier,
+            "context_window": context_window, "inference_geo": inference_geo, "speed": speed}
+
+
+# What each API can group by; a dimension not asked for comes back null and its groups are summed together, as the
+# real endpoints do (so a poller that forgets a dimension gets merged figures, not the test's exact rows).
+OPENAI_GROUPS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
+ANTHROPIC_GROUPS = ("api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo", "speed")
+
+
+def group_results(results: list[dict[str, Any]], group_by: list[str], kind: str) -> list[dict[str, Any]]:
+    dims = OPENAI_GROUPS if kind == "openai" else ANTHROPIC_GROUPS
+    out: dict[tuple, dict[str, Any]] = {}
+    for r in results:
+        key = tuple(r.get(d) if d in group_by else None for d in dims)
+        acc = out.get(key)
+        if acc is None:
+            out[key] = acc = _zeroed(r) | {d: (r.get(d) if d in group_by else None) for d in dims}
+        _add(acc, r)
+    return list(out.values())
+
+
+def _zeroed(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_zeroed(v) if isinstance(v, dict) else 0 if isinstance(v, int) and not isinstance(v, bool) else v)
+            for k, v in r.items()}
+
+
+def _add(acc: dict[str, Any], r: dict[str, Any]) -> None:
+    for k, v in r.items():
+        if isinstance(v, dict):
+            _add(acc[k], v)
+        elif isinstance(v, int) and not isinstance(v, bool) and isinstance(acc.get(k), int):
+            acc[k] += v
 
 
 @dataclass
@@ -48,6 +89,7 @@ class FakeUsageAPI:
     admin_key: str = "admin-key-123"
     usage: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # hour start -> results
     page_buckets: int | None = None  # fewer buckets per page than asked for (to exercise paging)
+    raw_buckets: dict[int, dict[str, Any]] = field(default_factory=dict)  # hour start -> the bucket, verbatim
     faults: list[Fault] = field(default_factory=list)
     calls: list[list[tuple[str, str]]] = field(default_factory=list)
     url: str = ""
@@ -106,6 +148,10 @@ class FakeUsageAPI:
             group_by = [v for k, v in query if k == "group_by[]"]
         if not group_by:
             return web.json_response({"error": {"message": "test fake expects grouped usage"}}, status=400)
+        unknown = [g for g in group_by if g not in (OPENAI_GROUPS if self.kind == "openai" else ANTHROPIC_GROUPS)]
+        if unknown:
+            return web.json_response({"error": {"message": f"invalid group_by: {unknown}",
+                                                "type": "invalid_request_error"}}, status=400)
         start = start // 3600 * 3600
         if page_token is not None:
             start = int(base64.b64decode(page_token.removeprefix("page_")).split(b":")[0])
@@ -121,7 +167,10 @@ class FakeUsageAPI:
         chunk, rest = hours[:per_page], hours[per_page:]
         buckets = []
         for h in chunk:
-            results = [dict(r) for r in self.usage.get(h, [])]
+            if h in self.raw_buckets:  # a bucket served as the test wrote it (an undocumented variant)
+                buckets.append(self.raw_buckets[h])
+                continue
+            results = group_results(self.usage.get(h, []), group_by, self.kind)
             if self.kind == "openai":
                 buckets.append({"object": "bucket", "start_time": h, "end_time": h + 3600, "results": results})
             else:

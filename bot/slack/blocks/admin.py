@@ -50,11 +50,15 @@ def admin_modal(teams: list[tuple[str, str]]) -> dict[str, Any]:
 def submitted(values: dict[str, Any]) -> dict[str, str | None]:
     """The modal's state values -> {field: value or None}."""
     def pick(block: str, key: str) -> str | None:
-        element = values.get(block, {}).get(block, {})
-        if key == "selected_option":
-            return (element.get("selected_option") or {}).get("value")
-        return element.get(key)
+        # A forged submission may put anything anywhere: only a dict is looked into, only a string is a value.
+        element = _dict(_dict(values.get(block)).get(block))
+        value = _dict(element.get(key)).get("value") if key == "selected_option" else element.get(key)
+        return value[:500] if isinstance(value, str) else None
 
     return {"action": pick("action", "selected_option"), "team": pick("team", "selected_option"),
             "person": pick("person", "selected_user"), "amount": pick("amount", "value"),
             "channel": pick("channel", "selected_conversation")}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

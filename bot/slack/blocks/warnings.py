@@ -9,7 +9,7 @@ from bot.domain.budget import BudgetLine
 from bot.domain.format import bar, usd
 from bot.domain.format import escape
 from bot.slack.blocks.requests import slack_date
-from bot.domain.warnings import SentWarning
+from bot.domain.warnings import EXPECTED, SentWarning, WarningFeedback
 from bot.domain.spikes import SpikeVerdict
 
 
@@ -89,3 +89,35 @@ def warning_line(w: SentWarning) -> str:
     if headline and w.scope == "person":
         headline = headline.replace(": Your AI spend", f": {who}'s AI spend", 1)
     return f"{when} {headline or f'*Spend spike*: {who}'}"
+
+
+SNOOZE_ACTION = "warning_snooze"
+EXPECTED_ACTION = "warning_expected"
+FEEDBACK_BLOCK = "warning_feedback"
+
+
+def warning_blocks(text: str, key: str) -> list[dict]:
+    """A warning card: the message and its Snooze and Expected buttons. The buttons carry only the warning's key;
+    who may press them, and what they do, is decided on the server."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "block_id": FEEDBACK_BLOCK, "elements": [
+                {"type": "button", "action_id": SNOOZE_ACTION, "value": key,
+                 "text": {"type": "plain_text", "text": "Snooze 24 h"}},
+                {"type": "button", "action_id": EXPECTED_ACTION, "value": key,
+                 "text": {"type": "plain_text", "text": "Expected"}}]}]
+
+
+def feedback_note(f: WarningFeedback, level_text: str | None) -> str:
+    """The line that replaces the buttons once someone pressed one (`level_text`: "$45.00/h" for a spike)."""
+    until = slack_date(f.until, "{date_short} {time}")
+    who = f"<@{escape(f.actor)}>"
+    if f.action == EXPECTED:
+        what = f"spend up to {level_text} is normal here" if level_text else "no more budget warnings this month"
+        return f":white_check_mark: Marked expected by {who}: {what} until {until}."
+    return f":zzz: Snoozed by {who}: no spike or budget warnings about this until {until}."
+
+
+def feedback_blocks(blocks: list[dict], note: str) -> list[dict]:
+    """The card as it was, with the buttons replaced by who pressed what."""
+    kept = [b for b in blocks if isinstance(b, dict) and b.get("block_id") != FEEDBACK_BLOCK]
+    return kept + [{"type": "context", "block_id": FEEDBACK_BLOCK, "elements": [{"type": "mrkdwn", "text": note}]}]

@@ -1,7 +1,7 @@
 """OpenTelemetry ingestion: outcome events, cumulative counter state, overlap events, source precedence
 
 Revision ID: 4c735c1bb951
-Revises: b5d2e8f41c07
+Revises: d7caa84dcd91
 Create Date: 2026-11-22 21:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '4c735c1bb951'
-down_revision = 'b5d2e8f41c07'
+down_revision = 'd7caa84dcd91'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 outcome indexes
 
 Revision ID: 890607d4858a
-Revises: 4c735c1bb951
+Revises: d284f5f95b3f
 Create Date: 2026-11-22 21:50:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '890607d4858a'
-down_revision = '4c735c1bb951'
+down_revision = 'd284f5f95b3f'
 branch_labels = None
 depends_on = None
 

@@ -116,3 +116,15 @@ def test_team_from_key_then_spend_logs_metadata_then_tag() -> None:
     assert team(tags=["prod", "team:Research"]) == "research"
     assert team("platform", extra={"team": "research"}, tags=["team:research"]) == "platform"  # the key's team wins
     assert team() is None
+
+
+def test_negative_tokens_and_cost_are_rejected_as_on_v1_usage() -> None:
+    for field in ("prompt_tokens", "completion_tokens"):
+        assert litellm_to_event(standard_payload(1, START) | {field: -5}) == f"{field}: cannot be negative"
+    assert litellm_to_event(standard_payload(1, START) | {"response_cost": -0.5}) == \
+        "response_cost: must be a finite number >= 0"
+
+
+def test_far_future_start_time_is_reported_as_future() -> None:
+    parsed = parse_event(litellm_to_event(standard_payload(1, START) | {"startTime": 32_503_680_000.0}), NOW)
+    assert parsed == "timestamp: more than a day in the future"

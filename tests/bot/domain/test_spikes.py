@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
 
-from bot.domain.spikes import SpikeConfig, SpikeDetector, baseline, detect
+from bot.domain.spikes import SpikeConfig, SpikeDetector, baseline, detect, scan, with_floor
 
 HOURLY = SpikeConfig(step_seconds=3600, min_excess=1.0)
 DAY = 24
@@ -100,3 +101,66 @@ def test_baseline_uses_only_the_past_and_waits_for_history() -> None:
     assert baseline(series, i, HOURLY) == baseline(series[:i], i, HOURLY)
     expected = baseline(series, i, HOURLY)
     assert expected is not None and expected.expected == pytest.approx(10, rel=0.3)
+
+
+def test_a_sustained_new_level_is_one_message_then_the_baseline_follows_it() -> None:
+    series = office_spend(days=42)
+    start = at(30, 0)  # from a Wednesday on, the team spends five times as much, for good
+    for i in range(start, len(series)):
+        series[i] *= 5
+
+    verdicts = detect(series, HOURLY)
+
+    assert [v.kind for v in verdicts] == ["new"] and start <= verdicts[0].index < start + DAY
+    assert baseline(series, len(series) - 1, HOURLY).expected > 2 * baseline(series, start, HOURLY).expected
+
+
+def test_one_moderately_high_hour_waits_for_a_second_but_a_huge_one_alerts_at_once() -> None:
+    series = office_spend(days=35, noise=0.05)
+    i = at(29, 14)
+    base = baseline(series, i, HOURLY)
+    assert base is not None
+    between = (HOURLY.threshold + HOURLY.threshold_alone) / 2  # above the threshold, below "alone"
+    damp = HOURLY.damp_fraction * HOURLY.min_excess
+    moderate = (base.expected + damp) * math.exp(between * base.spread) - damp
+    one = list(series)
+    one[i] = moderate
+    assert detect(one, HOURLY) == []
+    two = list(one)
+    two[i + 1] = moderate
+    assert [v.index for v in detect(two, HOURLY)] == [i + 1]
+    huge = list(series)
+    huge[i] = base.expected * 20
+    assert [v.index for v in detect(huge, HOURLY)] == [i]
+
+
+def test_the_running_hour_escalates_as_it_fills_up_and_once_only() -> None:
+    series = office_spend(days=35)
+    h = at(29, 14)
+    det = SpikeDetector(HOURLY)
+    assert scan(det, series[:h] + [0.0], h) == []
+    assert [(v.kind, v.number) for v in scan(det, series[:h] + [45.0], h)] == [("new", 1)]
+    assert scan(det, series[:h] + [60.0], h) == []  # grew, but not to twice $45
+    assert [(v.kind, v.value, v.number) for v in scan(det, series[:h] + [170.0], h)] == [("escalation", 170.0, 2)]
+    assert scan(det, series[:h] + [170.0, 10.0], h + 1) == []  # the complete hour: the same $170, no third message
+
+
+def test_an_expected_level_is_no_spike_but_far_above_it_is() -> None:
+    series = office_spend(days=35)
+    i = at(29, 3)  # 3 a.m.: usually $1
+    series[i] = 40.0
+    assert [v.index for v in detect(series, HOURLY)] == [i]
+    assert detect(series, with_floor(HOURLY, 45.0)) == []
+    series[i] = 200.0
+    assert [v.index for v in detect(series, with_floor(HOURLY, 45.0))] == [i]
+
+
+def test_an_hour_filling_up_at_a_steady_rate_is_one_message() -> None:
+    series = office_spend(days=35)
+    h = at(29, 14)  # usually $10
+    det = SpikeDetector(HOURLY)
+    sent = [v for part, so_far in [(0.25, 30.0), (0.5, 60.0), (0.75, 90.0), (1.0, 120.0)]
+            for v in scan(det, series[:h] + [so_far], h, elapsed=part)]
+    assert [(v.kind, v.value) for v in sent] == [("new", 30.0)]
+    # The next hour runs at twice that rate: $60 in its first quarter ($240/h against $120/h): one escalation.
+    assert [v.kind for v in scan(det, series[:h] + [120.0, 60.0], h + 1, elapsed=0.25)] == ["escalation"]

@@ -38,3 +38,57 @@ def test_body_shapes() -> None:
         except BodyError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+def _valid(**over: object) -> dict:
+    return {"id": "e1", "timestamp": NOW, "user": "ada", "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+            "cost_usd": 0.5} | over
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_text_fields_without_nul_or_lone_surrogates() -> None:
+    for field in ("id", "user", "team", "model", "provider"):
+        assert parse_event(_valid(**{field: "a\x00b"}), NOW) == f"{field}: contains a NUL character"
+        assert "lone surrogate" in parse_event(_valid(**{field: "a\ud800"}), NOW)
+
+
+def test_cost_ceiling_and_64_bit_bounds() -> None:
+    assert "per-event ceiling of $10,000.00" in parse_event(_valid(cost_usd=9.3e12), NOW)
+    assert "per-event ceiling of $50.00" in parse_event(_valid(cost_usd=50.01), NOW, max_cost_usd=50)
+    assert parse_event(_valid(cost_usd=50), NOW, max_cost_usd=50).cost_usd == 50.0
+    assert "implausibly large" in parse_event(_valid(input_tokens=2**64), NOW)
+    assert "out of range" in parse_timestamp(1e300, NOW)
+    assert "metadata: a whole number outside the signed 64-bit range" == parse_event(_valid(metadata={"n": 2**63}), NOW)
+
+
+def test_far_future_is_not_called_milliseconds() -> None:
+    assert parse_timestamp(32_503_680_000, NOW) == "timestamp: more than a day in the future"  # year 3000
+    assert parse_timestamp(10**15, NOW) == "timestamp: more than a day in the future"
+    assert "milliseconds" in parse_timestamp(NOW * 1000, NOW)
+
+
+def test_metadata_depth_and_size_caps() -> None:
+    assert parse_event(_valid(metadata=_nested(16)), NOW).metadata == _nested(16)
+    assert parse_event(_valid(metadata=_nested(17)), NOW) == "metadata: nested deeper than 16 levels"
+    assert parse_event(_valid(metadata=_nested(900)), NOW) == "metadata: nested deeper than 16 levels"
+    assert "larger than 8192 bytes" in parse_event(_valid(metadata={"x": "y" * 9000}), NOW)
+    assert "NUL" in parse_event(_valid(metadata={"x": ["\x00"]}), NOW)
+
+
+def test_dead_letter_text_never_fails() -> None:
+    from bot.domain.usage_events import dead_letter_text
+
+    deep: list = []
+    inner = deep
+    for _ in range(1000):
+        inner.append([])
+        inner = inner[0]
+    text = dead_letter_text({"deep": deep, "big": 10**30, "nul": "a\x00b"})
+    assert "nested deeper" in text and "\x00" not in text and "1000000000000000000000000000000" in text
+    assert len(dead_letter_text("x" * 200_000)) == 65536

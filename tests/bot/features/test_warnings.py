@@ -130,3 +130,29 @@ async def test_small_spend_stays_quiet(bot) -> None:
     await spend(bot, history + [(hour0 + timedelta(minutes=5), "alan", "gpt-4o", 3.0)])  # 15x, but only $3
     await scan(bot.deps, poster(bot))
     assert not [c for c in bot.slack.posted if "spike" in message_text(c)]
+
+
+async def test_an_hour_that_keeps_growing_after_its_warning_escalates_within_the_hour(bot) -> None:
+    hour0 = datetime(2026, 11, 18, 15, tzinfo=UTC)  # NOW is 15:30 UTC
+    history = [(hour0 - timedelta(hours=h) + timedelta(minutes=10), "alan", "gpt-4o", 2.0 + (h % 3) * 0.2)
+               for h in range(1, 28 * 24 + 8)]
+    await spend(bot, history, "h")
+    await bot.deps.org.sync(parse_org(ORG_YAML.replace("monthly_budget_usd: 1000", "monthly_budget_usd: 100000")),
+                            int(NOW.timestamp()))
+    await spend(bot, [(hour0 + timedelta(minutes=10), "alan", "claude-opus-4-1", 45.0)], "s1")
+    await scan(bot.deps, poster(bot))
+    bot.clock.set(NOW + timedelta(minutes=5))
+    await scan(bot.deps, poster(bot))  # nothing new yet: no second message
+    # Same hour, the spend goes on: $170 by 15:40, more than twice the $45 warned about.
+    bot.clock.set(NOW + timedelta(minutes=10))
+    await spend(bot, [(hour0 + timedelta(minutes=35), "alan", "claude-opus-4-1", 125.0)], "s2")
+    await scan(bot.deps, poster(bot))
+    await scan(bot.deps, poster(bot))
+    team = [t for t in texts(bot, "C0PLAT") if "spike" in t]
+    assert len(team) == 2
+    assert "*Spend spike*: Platform's AI spend 16:00–17:00 CET so far is $45.00" in team[0]
+    assert "*Spend spike still growing*: Platform's AI spend 16:00–17:00 CET so far is $170.00" in team[1]
+    # When the hour is complete it is judged once more: no third message for the same $170.
+    bot.clock.set(hour0 + timedelta(hours=1, minutes=5))
+    await scan(bot.deps, poster(bot))
+    assert len([t for t in texts(bot, "C0PLAT") if "spike" in t]) == 2

@@ -30,7 +30,8 @@ async def anthropic(bot) -> AsyncIterator[FakeUsageAPI]:  # noqa: ANN001
 
 
 def deps_for(bot, fake: FakeUsageAPI):  # noqa: ANN001, ANN201
-    return deps_with(bot.deps, anthropic_admin_key=fake.admin_key, anthropic_api_url=fake.url)
+    return deps_with(bot.deps, anthropic_admin_key=fake.admin_key, anthropic_api_url=fake.url,
+                     poll_first_lookback_days=1)  # these tests read the last day; a fresh install reads the month
 
 
 def fill(fake: FakeUsageAPI, hours: range) -> int:
@@ -53,7 +54,7 @@ def test_result_maps_cache_tokens_into_input_and_keeps_writes_in_metadata() -> N
     e = anthropic_result_to_event(H, H + 3600, r)
     assert e["id"] == f"anthropic:{H}:{KEY}:wrkspc_01:claude-sonnet-4-5:-" and e["user"] == KEY
     assert (e["input_tokens"], e["cached_input_tokens"], e["output_tokens"]) == (1060, 900, 40)
-    assert (e["metadata"]["cache_write_5m_tokens"], e["metadata"]["cache_write_1h_tokens"]) == (50, 10)
+    assert (e["metadata"]["billing"]["cache_write_5m"], e["metadata"]["billing"]["cache_write_1h"]) == (50, 10)
     console = anthropic_result_to_event(H, H + 3600, r | {"api_key_id": None, "workspace_id": None})
     assert console["user"] == "anthropic:console"
     assert anthropic_result_to_event(H, H + 3600, anthropic_result(api_key_id=KEY, workspace_id=None,
@@ -72,7 +73,8 @@ async def test_pages_through_closed_hours_and_attributes_by_api_key(bot, anthrop
                                    .where(usage_events.c.person_id == grace.id))).scalar_one()
     assert cost == 3 * 3_000_000  # claude-sonnet-4-5: $3 per million input tokens (a bucket is not one huge request)
     first = anthropic.calls[0]
-    assert [v for k, v in first if k == "group_by[]"] == ["api_key_id", "workspace_id", "model", "context_window"]
+    assert [v for k, v in first if k == "group_by[]"] == ["api_key_id", "workspace_id", "model", "context_window",
+                                                         "service_tier", "inference_geo", "speed"]
     assert ("ending_at", "2026-11-18T15:00:00Z") in first
 
 
