@@ -125,7 +125,8 @@ def _pull_request(p: dict[str, Any], received_ts: int) -> GithubDelivery:
     if isinstance(pr.get("merge_commit_sha"), str) and pr["merge_commit_sha"]:
         refs.append(sha_ref(pr["merge_commit_sha"]))
     outcome = Outcome(id=f"github:pr:{repo.lower()}#{number}", kind=REVERT if reverts else PR_MERGED,
-                      user_ref=github_alias(login), occurred_at=_time(pr.get("merged_at"), "pull_request.merged_at", received_ts),
+                      user_ref=github_alias(login),
+                      occurred_at=_time(pr.get("merged_at"), "pull_request.merged_at", received_ts),
                       source="github", link=_url(pr.get("html_url")), count=1,
                       metadata={"repo": repo, "number": number, "title": title[:200],
                                 "merged_by": (pr.get("merged_by") or {}).get("login")
@@ -200,9 +201,9 @@ def _obj(p: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _repo(p: dict[str, Any]) -> str:
     name = _obj(p, "repository").get("full_name")
-    if not isinstance(name, str) or "/" not in name:
+    if not isinstance(name, str) or "/" not in name or len(name) > 140:  # GitHub: owner <= 39, name <= 100
         raise GithubPayloadError("repository.full_name must be owner/name")
-    return name[:200]
+    return name
 
 
 def _login(user: dict[str, Any], what: str) -> str:

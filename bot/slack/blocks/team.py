@@ -96,7 +96,8 @@ def impact_message(team_name: str, impacts: tuple[Impact, ...], members: list[tu
     elif members:
         lines = [f"• {label}: {cost_per_outcome_text(i)}" for label, i in members[:40]]
         for start in range(0, len(lines), 20):
-            blocks.append(_section(("*People, last 30 days*\n" if start == 0 else "") + "\n".join(lines[start:start + 20])))
+            heading = "*People, last 30 days*\n" if start == 0 else ""
+            blocks.append(_section(heading + "\n".join(lines[start:start + 20])))
         if len(members) > 40:
             blocks.append(_section(f"…and {len(members) - 40} more."))
     else:

@@ -218,3 +218,30 @@ async def test_outcomes_from_other_systems(gh_bot) -> None:
     assert status == 422
     status, body = await post_outcomes(gh_bot, items, token="wrong")
     assert status == 401
+
+
+async def test_a_revert_delivered_before_the_original_still_marks_it(gh_bot) -> None:
+    status, body = await deliver(gh_bot, "pull_request", gh.pull_request_closed(
+        71, "ada-gh", title='Revert "Speed up"', body="Reverts acme/api#70"))
+    assert (status, body["accepted"], body["reverted"]) == (200, 1, 0)
+    status, body = await deliver(gh_bot, "pull_request", gh.pull_request_closed(70, "ada-gh", title="Speed up"))
+    assert (status, body["accepted"], body["reverted"]) == (200, 1, 1)
+    async with gh_bot.deps.engine.connect() as conn:
+        reverted = dict((await conn.execute(select(outcome_reverts.c.outcome_id, outcome_reverts.c.reverted_by))).all())
+    assert reverted == {"github:pr:acme/api#70": "github:pr:acme/api#71"}
+    # A revert named only by title marks the earlier PR of that title, never a later one that repeats the title.
+    await deliver(gh_bot, "pull_request", gh.pull_request_closed(80, "ada-gh", title="Bump deps"))
+    status, body = await deliver(gh_bot, "pull_request",
+                                 gh.pull_request_closed(81, "ada-gh", title='Revert "Bump deps"', body=""))
+    assert body["reverted"] == 1
+    status, body = await deliver(gh_bot, "pull_request", gh.pull_request_closed(82, "ada-gh", title="Bump deps"))
+    assert (body["accepted"], body["reverted"]) == (1, 0)
+    # Two earlier PRs of one title: a title-only revert undoes the latest before it.
+    for number, day in ((90, 17), (91, 18)):
+        await deliver(gh_bot, "pull_request",
+                      gh.pull_request_closed(number, "ada-gh", title="Tweak", merged_at=f"2026-11-{day}T10:00:00Z"))
+    await deliver(gh_bot, "pull_request", gh.pull_request_closed(92, "ada-gh", title='Revert "Tweak"', body=None,
+                                                                  merged_at="2026-11-18T12:00:00Z"))
+    async with gh_bot.deps.engine.connect() as conn:
+        reverted = dict((await conn.execute(select(outcome_reverts.c.outcome_id, outcome_reverts.c.reverted_by))).all())
+    assert reverted["github:pr:acme/api#91"] == "github:pr:acme/api#92" and "github:pr:acme/api#90" not in reverted
