@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", help="YYYY-MM (default: the current month to date, UTC)")
     p.add_argument("--top", type=int, default=10, help="how many ids to list (default 10)")
     p.set_defaults(func=cmd_usage_unclaimed)
+    p = usage.add_parser("outcomes", help="pull requests and commits per person (OpenTelemetry outcome events)")
+    p.add_argument("--month", help="YYYY-MM (default: the current month to date, UTC)")
+    p.set_defaults(func=cmd_usage_outcomes)
 
     p = sub.add_parser("audit", help="the audit log (requests, decisions, refusals, adjustments, expiries) as CSV")
     p.add_argument("--since", required=True, help="YYYY-MM-DD (UTC)")
@@ -442,6 +445,21 @@ async def cmd_usage_unclaimed(settings: Settings, args: argparse.Namespace) -> i
     async with opened_deps(settings) as deps:
         month, unclaimed = await load_unclaimed(deps, month, args.top)
         print(unclaimed_plain(month, unclaimed, deps.clock.now()))
+    return 0
+
+
+async def cmd_usage_outcomes(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import opened_deps
+    from bot.domain.reconcile import parse_month
+    from bot.features.outcomes import load_outcomes, outcomes_plain
+
+    try:
+        month = parse_month(args.month) if args.month else None
+    except ValueError as exc:
+        print(f"--month: {exc}", file=sys.stderr)
+        return 2
+    async with opened_deps(settings) as deps:
+        print(outcomes_plain(*await load_outcomes(deps, month)))
     return 0
 
 

@@ -108,8 +108,16 @@ def _pb_value(value: Any) -> Any:
     return getattr(value, kind)
 
 
+_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def _pb_attrs(pairs: Any) -> dict[str, Any]:
-    return {kv.key: _pb_value(kv.value) for kv in pairs}
+    out: dict[str, Any] = {}
+    for kv in pairs:  # the hot loop of OTLP ingestion: ~20 attributes a Claude Code record, nearly all scalars
+        value = kv.value
+        kind = value.WhichOneof("value")
+        out[kv.key] = getattr(value, kind) if kind in _SCALARS else _pb_value(value)
+    return out
 
 
 def _pb_logs(message: Any) -> Decoded:
@@ -253,6 +261,17 @@ def _json_value(value: Any, where: str) -> Any:
 def _json_attrs(pairs: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for i, kv in enumerate(_arr(pairs, where)):
+        # The hot loop of OTLP/JSON ingestion: a string or an integer value is read at once; anything else (and every
+        # error, which then names its path) goes the long way.
+        if type(kv) is dict and type(key := kv.get("key")) is str:
+            value = kv.get("value")
+            if type(value) is dict and len(value) == 1:
+                if type(text := value.get("stringValue")) is str:
+                    out[key] = text
+                    continue
+                if type(number := value.get("intValue")) is str and number.isdigit() and len(number) < 19:
+                    out[key] = int(number)
+                    continue
         kv = _obj(kv, f"{where}[{i}]")
         key = kv.get("key")
         if not isinstance(key, str):

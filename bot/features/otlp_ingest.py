@@ -89,7 +89,8 @@ class OtlpIngest:
         """The org file's source rules, with person ids -> emails and team ids -> slugs, reloaded per org revision."""
         if self._rules is None or self._rules[0] != directory.revision:
             info = await self.ingestion.org.org_info()
-            emails = {pid: alias for alias, (pid, _t) in directory.person_by_alias.items() if "@" in alias}
+            people = await self.ingestion.org.people_by_id(sorted({pid for pid, _t in directory.person_by_alias.values()}))
+            emails = {pid: person.email for pid, person in people.items()}
             slugs = {tid: slug for slug, tid in directory.team_by_slug.items()}
             self._rules = (directory.revision, info.source_precedence, emails, slugs)
         return self._rules[1], self._rules[2], self._rules[3]

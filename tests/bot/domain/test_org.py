@@ -59,3 +59,30 @@ def test_gateway_id_shared_by_two_people_is_refused() -> None:
     with pytest.raises(OrgFileError) as err:
         parse_org(text, "f")
     assert err.value.problems == ["f:3: gateway id `bot` belongs to two people (first at line 2)"]
+
+
+def test_source_precedence_and_account_ids() -> None:
+    from bot.domain.org import authoritative_source
+
+    org = parse_org(EXAMPLE.read_text())
+    assert "3f9c2a71-5d0e-4b8a-9e61-0c7d2f4b8a10" in org.people[1].gateway_ids  # account ids are aliases too
+    rules = org.sources
+    assert authoritative_source(rules, "ada@example.com", "platform", "anthropic") == "litellm"
+    assert authoritative_source(rules, "ada@example.com", "platform", "openai") is None  # no rule: every source counts
+    assert authoritative_source(rules, "grace@example.com", "research", "anthropic") == "otlp"
+    text = """teams:
+  - slug: a
+people:
+  - {email: x@y.com, team: a}
+sources:
+  - {authoritative: litellm, teams: [nope]}
+  - {authoritative: otlp, people: [who@y.com]}
+  - {providers: [anthropic]}
+"""
+    with pytest.raises(OrgFileError) as err:
+        parse_org(text, "org.yml")
+    assert err.value.problems == [
+        "org.yml:6: sources: unknown team `nope`",
+        "org.yml:7: sources: who@y.com is not a person of this org file",
+        "org.yml:8: sources: authoritative must name a source (litellm, otlp, api), got None",
+    ]

@@ -180,7 +180,7 @@ async def test_user_mapping_is_configurable(bot) -> None:
     assert event["person_id"] == await person_id(bot, "grace@test.example")
 
 
-async def test_unknown_users_are_kept_and_attributed_once_the_org_file_names_them(bot) -> None:
+async def test_unknown_users_are_kept_and_attributed_once_the_org_file_names_them(bot, capsys) -> None:  # noqa: ANN001
     newcomer = ClaudeCode(bot.url, OTLP_TOKEN, user={"user.email": "lin@test.example", "user.account_uuid": "acc-lin"})
     await asyncio.to_thread(newcomer.api_requests, [ApiRequest(T_NS)])
     await asyncio.to_thread(newcomer.outcomes, 1, 2)
@@ -205,6 +205,11 @@ async def test_unknown_users_are_kept_and_attributed_once_the_org_file_names_the
     assert {r["person_id"] for r in await rows(bot, select(usage_events).where(
         usage_events.c.user_ref == "lin@test.example"))} == {lin}
     assert {r["person_id"] for r in await rows(bot, select(outcome_events))} == {lin}
+    from bot.cli.main import cmd_usage_outcomes
+
+    assert await cmd_usage_outcomes(bot.deps.settings, Namespace(month="2026-11")) == 0
+    assert capsys.readouterr().out == ("outcomes 2026-11 (UTC): pull requests, commits\n"
+                                       "lin@test.example: 1 pull requests, 2 commits\n")
 
 
 async def test_org_prices_replace_claude_codes_own_cost(bot) -> None:
@@ -220,26 +225,30 @@ async def test_org_prices_replace_claude_codes_own_cost(bot) -> None:
 
 
 async def test_a_source_authoritative_for_a_provider_counts_it_and_otlp_shows_the_overlap(bot, capsys) -> None:  # noqa: ANN001
-    org = ORG_YAML + "sources:\n  - {authoritative: litellm, providers: [anthropic]}\n"
+    org = ORG_YAML + ("sources:\n  - {authoritative: litellm, providers: [anthropic]}\n"
+                      "  - {authoritative: litellm, people: [alan@test.example]}\n")
     await bot.deps.org.sync(parse_org(org), int(NOW.timestamp()))
     client = ClaudeCode(bot.url, OTLP_TOKEN)
     await asyncio.to_thread(client.api_requests, [ApiRequest(T_NS + i * 10**9, sequence=i) for i in range(2)])
     await asyncio.to_thread(client.shutdown)
     app = GenAiApp(bot.url, OTLP_TOKEN)
-    app.chat(T_NS, user="ada")  # openai: no rule, OTLP counts it
+    app.chat(T_NS, user="ada")  # openai, Ada: no rule covers it, OTLP counts it
+    app.chat(T_NS + 10**9, user="alan")  # Alan's requests are LiteLLM's to count
     await asyncio.to_thread(app.flush)
     await asyncio.to_thread(app.shutdown)
-    assert [r["model"] for r in await rows(bot, select(usage_events))] == ["gpt-4o"]
+    assert [(r["model"], r["user_ref"]) for r in await rows(bot, select(usage_events))] == [("gpt-4o", "ada")]
     overlap = await rows(bot, select(overlap_events))
-    assert len(overlap) == 2 and {r["counted_by"] for r in overlap} == {"litellm"}
+    assert len(overlap) == 3 and {r["counted_by"] for r in overlap} == {"litellm"}
+    alan_cost = bot.deps.ledger.pricer.cost_micros("gpt-4o", "openai", 1000, 200, 0, T_NS // 10**9)
     [total] = await bot.deps.outcomes.overlap(0, int(NOW.timestamp()) + 86400)
-    assert (total.source, total.counted_by, total.requests, total.cost_micros) == ("otlp", "litellm", 2, 24_600)
+    assert (total.source, total.counted_by, total.requests, total.cost_micros) == ("otlp", "litellm", 3,
+                                                                                    24_600 + alan_cost)
     # `tokenbot reconcile` shows it
     from bot.cli.main import cmd_reconcile
 
     assert await cmd_reconcile(bot.deps.settings, Namespace(month="2026-11", provider=None, all_days=False)) == 0
-    assert ("overlap 2026-11: 2 requests ($0.02) reported by otlp and counted from litellm (org file `sources:`), "
-            "not counted twice") in capsys.readouterr().out
+    assert (f"overlap 2026-11: 3 requests (${(24_600 + alan_cost) / 1e6:.2f}) reported by otlp and counted from "
+            "litellm (org file `sources:`), not counted twice") in capsys.readouterr().out
 
 
 async def post(bot, path: str, body: bytes, content_type: str = "application/x-protobuf",  # noqa: ANN001
