@@ -109,6 +109,11 @@ async def test_push_to_default_branch_and_successful_deploy(gh_bot) -> None:
     assert rows["deploy"]["id"] == "github:deploy:acme/api:390942251"
     assert rows["deploy"]["occurred_at"] == 1_795_012_200
     assert {r["person_id"] for r in rows.values()} == {await person_id(gh_bot, "ada@test.example")}
+    # `tokenbot usage outcomes` lists them beside Claude Code's own counters.
+    from bot.features.outcomes import load_outcomes, outcomes_plain
+
+    assert "ada@test.example: 0 pull requests, 0 commits, 1 deploy, 2 push" in outcomes_plain(
+        *await load_outcomes(gh_bot.deps))
 
 
 async def test_form_encoded_deliveries_are_read_too(gh_bot) -> None:
