@@ -61,6 +61,7 @@ SYN_SUBSTEPS = 12  # 5-minute scans per hour
 EXCESS_FRACTION = 0.5
 SYN_EXCESS_FLOOR = 1.0
 HOLDOUT_MOD = 3
+OVERRIDES = json.loads(os.environ.get("SPIKE_OVERRIDES", "{}"))  # tuning only: SpikeConfig fields over the defaults
 
 
 @dataclass
@@ -228,7 +229,7 @@ class Runner(Protocol):
 
 class NewRunner:
     def __init__(self, min_excess: float) -> None:
-        self.cfg = spikes.SpikeConfig(step_seconds=HOUR, min_excess=min_excess)
+        self.cfg = spikes.SpikeConfig(step_seconds=HOUR, min_excess=min_excess, **OVERRIDES)
         self.det = spikes.SpikeDetector(self.cfg)
         self.calls = 0
 
@@ -308,7 +309,8 @@ def replay(case: Case, make: Callable[[int], Runner]) -> tuple[list[int], int, f
         counts[h] += 1
         series.append(sums[h])  # the running hour, spend so far
         t0 = time.perf_counter()
-        hit = runner.scan(series, h, t + min(case.step, HOUR))  # the data up to the end of this raw step
+        # The data reach the end of this raw step, or of its hour (raw steps need not start on the hour).
+        hit = runner.scan(series, h, min(t + min(case.step, HOUR), (t // HOUR + 1) * HOUR))
         spent += time.perf_counter() - t0
         series.pop()
         if hit:

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 import handlers
 from handlers.http import slack_events
-from handlers.http.usage import BODY_READ_TIMEOUT
+from handlers.http.guard import BODY_READ_TIMEOUT
 from bot.clock import Clock, SystemClock
 from bot.features.deps import Deps
 from bot.features.ingestion import Ingestion
@@ -47,8 +47,7 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
              if engine.dialect.name == "postgresql" else engine)
     for pool in {id(e): e for e in (engine, reads)}.values():  # statements per event, per answer: /metrics
         on_statement(pool, metrics.db_statements.inc)
-    # A command waits for a free slot at most half its acknowledgement budget, so even "busy" is answered in time.
-    gate = SlashGate(settings.slash_max_in_flight, settings.slash_ack_budget_s / 2)
+    gate = SlashGate(settings.slash_max_in_flight)
     return Deps(settings=settings, engine=engine, clock=clock, org=org, ledger=ledger, ingestion=ingestion,
                 requests=RequestStore(engine), metrics=metrics, reads=reads, slash_gate=gate,
                 slack=SlackOutbox.from_settings(settings, metrics) if settings.slack_bot_token is not None else None)
@@ -97,5 +96,5 @@ def build_web_app(deps: Deps, bolt_app: AsyncApp | None) -> web.Application:
 def app_runner(web_app: web.Application) -> web.AppRunner:
     # aiohttp keeps reading a refused (413) upload for `lingering_time` before closing; a second is plenty.
     # On SIGTERM, requests in flight get 3 s to finish (aiohttp's default is a minute). Bodies are inflated by the
-    # handlers (handlers.http.usage.read_capped), capped and answered with a 400 if corrupt.
+    # handlers (handlers.http.guard.read_capped), capped and answered with a 400 if corrupt.
     return web.AppRunner(web_app, access_log=None, lingering_time=1.0, shutdown_timeout=3.0, auto_decompress=False)

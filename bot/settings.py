@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     # /tokens: answered in the acknowledgement when ready within this many seconds (Slack allows 3), else
     # acknowledged with "working on it" and answered through the command's response_url.
     slash_ack_budget_s: float = Field(default=2.0, gt=0, le=2.8, validation_alias="TOKENBOT_SLASH_ACK_BUDGET_S")
-    # Slash commands one process works on at once; beyond it (after a short wait) the answer is "busy, try again".
-    slash_max_in_flight: int = Field(default=32, ge=1, le=10_000, validation_alias="TOKENBOT_SLASH_MAX_IN_FLIGHT")
+    # Slash commands one process has accepted and not yet answered (4 are computed at once, the rest wait their
+    # turn, acknowledged); beyond it the answer is "busy, try again".
+    slash_max_in_flight: int = Field(default=1000, ge=1, le=100_000, validation_alias="TOKENBOT_SLASH_MAX_IN_FLIGHT")
     log_level: str = Field(default="INFO", validation_alias="TOKENBOT_LOG_LEVEL")
     log_format: str = Field(default="json", pattern="^(json|text)$", validation_alias="TOKENBOT_LOG_FORMAT")
     # GET /v1/budget/check: how stale its cached spend may be, and whether users missing from the org may spend.

@@ -1,6 +1,7 @@
 """Engine creation: one place that knows the differences between SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def on_statement(engine: AsyncEngine, callback: Callable[[], object]) -> None:
 
 
 # What a database that is down, restarting or unreachable raises: callers answer "unavailable, retry" on these.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DBAPIError, OSError)
+# (sqlite3.OperationalError: the SQLite writer's own connection, storage/sqlite_writer.py: locked, disk I/O.)
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (DBAPIError, OSError, sqlite3.OperationalError)
 
 
 async def database_error(engine: AsyncEngine) -> str | None:

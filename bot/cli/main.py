@@ -116,10 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     polls = poll.add_subparsers()
     p = polls.add_parser("litellm", help="LiteLLM spend logs: store what the webhook missed")
     p.set_defaults(func=cmd_poll, source="litellm")
-    p = polls.add_parser("openai", help="OpenAI admin usage (completions, hourly buckets)")
-    p.set_defaults(func=cmd_poll, source="openai")
-    p = polls.add_parser("anthropic", help="Anthropic admin usage report (messages, hourly buckets)")
-    p.set_defaults(func=cmd_poll, source="anthropic")
+    for name, what in (("openai", "OpenAI admin usage (completions, hourly buckets)"),
+                       ("anthropic", "Anthropic admin usage report (messages, hourly buckets)")):
+        p = polls.add_parser(name, help=what + "; a first run reads from the start of the month")
+        p.add_argument("--since", type=_since_date, metavar="YYYY-MM-DD",
+                       help="backfill: read from this UTC day (events already stored are not counted twice)")
+        p.set_defaults(func=cmd_poll, source=name)
     p = polls.add_parser("openai-costs", help="OpenAI organization costs: billed cost per closed UTC day")
     p.set_defaults(func=cmd_poll_costs, source="openai")
     p = polls.add_parser("anthropic-costs", help="Anthropic cost report: billed cost per closed UTC day")
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", help="YYYY-MM (default: the current month, UTC); the days that have ended")
     p.add_argument("--provider", choices=["openai", "anthropic"], help="only this provider")
     p.add_argument("--all-days", action="store_true", help="list every day, not only the flagged ones")
+    p.add_argument("--breakdown", action="store_true",
+                   help="where the gap comes from: per billing dimension (text, cache, audio, tools, batch) and model")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("digest", help="build and post one team's daily digest now (once per team and day)")
@@ -376,9 +380,11 @@ async def cmd_usage_import(settings: Settings, args: argparse.Namespace) -> int:
     async with opened_deps(settings) as deps:
         from bot.pollers.buckets import price_aggregates
 
-        # Provider usage reports sum many requests per record: price them at a typical request's tier, as the pollers do.
+        # Provider usage reports sum many requests per record: price them by their billing dimensions, as the pollers do.
+        await deps.ingestion.directory()  # the org file's price overrides
         price_aggregates(deps.ledger.pricer, [i for i in items if isinstance(i, dict) and isinstance(i.get("metadata"), dict)
-                                              and "typical_request_input_tokens" in i["metadata"]])
+                                              and ("billing" in i["metadata"]
+                                                   or "typical_request_input_tokens" in i["metadata"])])
         for start in range(0, len(items), 5000):
             report = await deps.ingestion.ingest_items(items[start:start + 5000], source=f"import:{args.file.name}")
             accepted += report.accepted
@@ -510,20 +516,60 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 
+def _since_date(text: str) -> int:
+    from datetime import UTC, datetime
+
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2026-11-01") from None
+
+
 async def cmd_poll(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
     from bot.pollers.anthropic_usage import poll_anthropic_usage
     from bot.pollers.litellm_spend import poll_litellm_spend
     from bot.pollers.openai_usage import poll_openai_usage
 
-    poll = {"litellm": poll_litellm_spend, "openai": poll_openai_usage, "anthropic": poll_anthropic_usage}[args.source]
     async with opened_deps(settings) as deps:
-        report = await poll(deps)
+        if args.source == "litellm":
+            report = await poll_litellm_spend(deps)
+        else:
+            poll = {"openai": poll_openai_usage, "anthropic": poll_anthropic_usage}[args.source]
+            with _progress_bar(f"{args.source} usage") as progress:
+                report = await poll(deps, since=getattr(args, "since", None), progress=progress)
     print(report.summary())
     if args.source == "litellm" and report.pages:
         print(f"litellm: the webhook had missed {report.accepted:,} of {report.accepted + report.duplicates:,} "
               "requests read (now stored)")
     return 0 if report.ok else 1
+
+
+class _progress_bar:  # noqa: N801 - used as a context manager
+    """A rich progress bar over the hours a usage poll reads (on a terminal only; the summary is printed anyway)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._bar = None
+        self._task = None
+
+    def __enter__(self):  # noqa: ANN204
+        if not sys.stdout.isatty():
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("hours"), TimeRemainingColumn(), transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(self.what, total=None)
+        return self._update
+
+    def _update(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
@@ -602,7 +648,8 @@ async def cmd_poll_costs(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import opened_deps
     from bot.domain.reconcile import overlap_lines, parse_month, reconcile_plain, reconcile_summary_line
-    from bot.features.reconciliation import load_overlap, load_reconciliation
+    from bot.domain.reconcile_breakdown import breakdown_plain
+    from bot.features.reconciliation import load_breakdown, load_overlap, load_reconciliation
 
     try:
         month = parse_month(args.month) if args.month else None
@@ -612,6 +659,7 @@ async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     async with opened_deps(settings) as deps:
         result = await load_reconciliation(deps, month, args.provider)
         overlap = await load_overlap(deps, month)
+        lines = await load_breakdown(deps, month, args.provider) if args.breakdown else None
     label = args.month or "this month"
     if result is None:
         print(f"no day of {label} has ended yet (UTC): nothing to reconcile")
@@ -619,6 +667,9 @@ async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
         print(reconcile_plain(result, all_days=args.all_days))
         print()
         print(reconcile_summary_line(result))
+        if lines is not None:
+            print()
+            print(breakdown_plain(*lines))
     for line in overlap_lines(overlap, label):
         print(line)
     return 0

@@ -10,7 +10,7 @@ import orjson
 
 from bot.domain.usage_events import BodyError, split_body
 
-_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens")
+_INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "requests")
 
 
 def read_usage_file(path: Path) -> list[Any]:
@@ -45,7 +45,10 @@ def provider_usage_items(items: list[Any]) -> list[Any] | None:
         else:
             start, end = int(bucket["start_time"]), int(bucket["end_time"])
             to_event = openai_result_to_event
-        events += [e for r in bucket["results"] if isinstance(r, dict) and (e := to_event(start, end, r)) is not None]
+        try:
+            events += [e for r in bucket["results"] if isinstance(r, dict) and (e := to_event(start, end, r)) is not None]
+        except ValueError as exc:  # a result of an unknown shape: the whole file is refused, nothing stored as $0
+            raise BodyError(f"a usage bucket starting {start} has a result of an unknown shape: {exc}") from None
     return events
 
 

@@ -14,9 +14,11 @@ def escape(text: str) -> str:
 
 def usd(micros: float, cents: bool = True) -> str:
     value = micros / MICROS_PER_USD
-    if cents or abs(value) < 100:
-        return f"${value:,.2f}"
-    return f"${value:,.0f}"
+    digits = 2 if cents or abs(value) < 100 else 0
+    rounded = round(value, digits)
+    if rounded == 0:  # -0.001 is "$0.00", never "$-0.00" (a spike warning's "usual $-0.00")
+        rounded = 0.0
+    return f"${rounded:,.{digits}f}"
 
 
 def bar(fraction: float) -> str:

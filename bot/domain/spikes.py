@@ -35,7 +35,8 @@ class SpikeConfig:
     threshold_alone: float = 4.0  # robust z-score that alerts on its own ...
     alone_excess: float = 1.0  # ... when its excess is at least this many min_excess (a volume gate)
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
-    escalate_factor: float = 2.0  # re-alert when an episode reaches this multiple of the last alert
+    escalate_factor: float = 2.0  # re-alert when an episode's run rate reaches this multiple of the last alert's
+    min_elapsed: float = 1 / 3  # a running step's rate is value / max(elapsed, this): its first minutes say little
     days: int = 7  # daily seasonal lags (same time, previous days)
     weeks: int = 4  # weekly seasonal lags (same time and weekday, previous weeks)
     min_days: int = 2  # warm-up: daily samples needed before any judgement
@@ -119,14 +120,18 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
     Cost: a few medians of k <= days + weeks samples per neighbouring and recent slot; never O(n).
     """
     damp, day = _damp(cfg), cfg.points_per_day
-    cache: dict[int, tuple[list[float], list[float]]] = {}
+    weekly_cache: dict[int, list[float]] = {}
+    daily_cache: dict[int, list[float]] = {}
 
-    def lags(i: int) -> tuple[list[float], list[float]]:  # (weekly, daily) log samples of slot i
-        if i not in cache:
-            weekly = _lagged(history, i, 7 * day, cfg.weeks, index)
-            daily = _lagged(history, i, day, cfg.days, index)
-            cache[i] = ([_log(x, damp) for x in weekly], [_log(x, damp) for x in daily])
-        return cache[i]
+    def weekly(i: int) -> list[float]:  # log samples of slot i in previous weeks
+        if i not in weekly_cache:
+            weekly_cache[i] = [_log(x, damp) for x in _lagged(history, i, 7 * day, cfg.weeks, index)]
+        return weekly_cache[i]
+
+    def daily(i: int) -> list[float]:  # and on previous days (only computed when the weeks are too few)
+        if i not in daily_cache:
+            daily_cache[i] = [_log(x, damp) for x in _lagged(history, i, day, cfg.days, index)]
+        return daily_cache[i]
 
     centers: dict[int, float | None] = {}
 
@@ -135,11 +140,12 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
         # until then the same time of previous days (weekends then look busy: we only lose
         # sensitivity there, we do not raise false alarms).
         if i not in centers:
-            weekly, daily = lags(i)
-            if len(weekly) >= cfg.min_weeks:
-                centers[i] = median(weekly)
+            w = weekly(i)
+            if len(w) >= cfg.min_weeks:
+                centers[i] = median(w)
             else:
-                centers[i] = median(daily) if len(daily) >= cfg.min_days else None
+                d = daily(i)
+                centers[i] = median(d) if len(d) >= cfg.min_days else None
         return centers[i]
 
     mid = center(index)
@@ -149,13 +155,12 @@ def baseline(history: Sequence[float], index: int, cfg: SpikeConfig) -> Baseline
     # Spread: how far a sample falls from the median of its peers (leave-one-out), which is the error
     # we make when judging a new point against a median of k samples. The plain MAD of k <= 7
     # samples around their own median is biased low (~0.7 sigma for k = 4) and turns noise into
-    # alerts. Pooling both lag groups of this slot and its neighbours gives ~50 residuals instead of 4.
+    # alerts. Pooling the lag group of this slot and its neighbours gives ~20-35 residuals instead of 4-7.
     # Only the lag group that gives the center: daily lags mix weekdays and weekends, which is no noise once weeks are
     # in use.
-    use_weekly = len(lags(index)[0]) >= cfg.min_weeks
+    group = weekly if len(weekly(index)) >= cfg.min_weeks else daily
     residuals = sorted(r for i in range(index - cfg.spread_slots, index + cfg.spread_slots + 1)
-                       for group in lags(i)[0 if use_weekly else 1:1 if use_weekly else 2] if len(group) >= 2
-                       for r in _loo_residuals(group))
+                       if len(g := group(i)) >= 2 for r in _loo_residuals(g))
     sigma = max(_MAD_TO_SIGMA * median(residuals) if residuals else 0.0, cfg.spread_floor)
     if residuals:
         # Heavy tails: a series whose normal hours often jump 3x must jump beyond that to alert.
@@ -270,24 +275,23 @@ class SpikeDetector:
                 self.in_episode = False
         return None
 
+    def _clamp(self, elapsed: float) -> float:
+        return min(1.0, max(elapsed, self.cfg.min_elapsed))
+
     def _grown(self, value: float, elapsed: float, base: Baseline) -> bool:
         # Twice the rate of the last message, and no less unusual: a night-time alert at $5 followed by a busy hour
         # at $50 that is as far above *its* normal as before is the same episode (a new level), not an escalation.
-        rate = value / _clamp(elapsed)
+        rate = value / self._clamp(elapsed)
         return rate >= self.cfg.escalate_factor * self.alert_value and _multiple(rate, base) >= self.alert_multiple
 
     def _alert(self, index: int, value: float, elapsed: float, base: Baseline, score: float, kind: str
                ) -> SpikeVerdict:
-        rate = value / _clamp(elapsed)
+        rate = value / self._clamp(elapsed)
         self.alert_value = rate
         self.alerts += 1
         multiple = _multiple(value, base)
         self.alert_multiple = min(_multiple(rate, base), 1e12)  # JSON-safe
         return SpikeVerdict(index, value, base.expected, score, multiple, kind, self.alerts)
-
-
-def _clamp(elapsed: float) -> float:
-    return min(1.0, max(elapsed, 1 / 12))  # the first minutes of an hour say little about its rate
 
 
 def _multiple(value: float, base: Baseline) -> float:

@@ -36,7 +36,8 @@ class WarningKey:
     def parse(cls, text: object) -> WarningKey | None:
         """None for anything that is not a key we write (a tampered or truncated button value)."""
         parts = str(text or "").split(":")
-        if len(parts) < 4 or len(str(text)) > 120 or parts[1] not in ("person", "team") or not parts[2].isdigit():
+        if (len(parts) < 4 or len(str(text)) > 120 or parts[1] not in ("person", "team") or not parts[2].isdigit()
+                or len(parts[2]) > 18):  # ids are 64-bit: a longer number names nobody (and overflows a query)
             return None
         sid = int(parts[2])
         if parts[0] == "spike" and len(parts) in (4, 5) and all(p.isdigit() and len(p) < 12 for p in parts[3:]):

@@ -160,7 +160,8 @@ class BudgetChecker:
         self._gateway_engine = None if is_sqlite(deps.engine) else make_engine(
             deps.engine.url.render_as_string(hide_password=False), pre_ping=False, pool_size=5, autocommit=True)
         self.budgets = BudgetStore(deps.engine)
-        self.reservations = Reservations(self._gateway_engine or deps.engine, deps.ledger.writer)
+        self.reservations = Reservations(self._gateway_engine or deps.engine, deps.ledger.writer,
+                                         deps.ledger.sqlite_writer)
         self._typical_output: dict[tuple[int, str], tuple[float, int | None]] = {}  # -> (valid until, tokens)
         self._directory: Directory | None = None
         self._directory_at = 0.0
@@ -168,7 +169,6 @@ class BudgetChecker:
         self._spend: dict[tuple[str, int, int], tuple[float, int]] = {}  # (scope, id, month start hour) -> (at, spent)
 
     async def close(self) -> None:
-        await self.reservations.close()
         if self._gateway_engine is not None:
             await self._gateway_engine.dispose()
 

@@ -34,14 +34,15 @@ class Deps:
     slack: SlackOutbox | None = None  # every send outside a listener's own answer; None without a token
     reads: AsyncEngine | None = None  # read-only answers (`/tokens me`): autocommit on PostgreSQL; else `engine`
     # Slash commands worked on at once (TOKENBOT_SLASH_MAX_IN_FLIGHT); built at wiring, a default for tests' Deps.
-    slash_gate: SlashGate = field(default_factory=lambda: SlashGate(32, 1.0))
+    slash_gate: SlashGate = field(default_factory=lambda: SlashGate(1000))
 
     @property
     def read_engine(self) -> AsyncEngine:
         return self.reads or self.engine
 
     async def close(self) -> None:
-        """Dispose of the database pools (a no-op for a pool that never connected)."""
+        """Dispose of the database pools (a no-op for a pool that never connected) and the SQLite writer's thread."""
+        self.ledger.close()
         if self.reads is not None and self.reads is not self.engine:
             await self.reads.dispose()
         await self.engine.dispose()

@@ -10,7 +10,6 @@ from storage.stores.billing import BillingStore
 from storage.stores.outcomes import OverlapTotal
 
 
-
 async def load_reconciliation(deps: Any, month: date | None = None, provider: str | None = None
                               ) -> Reconciliation | None:
     """The month's closed UTC days (default: the current month to date); None when none has ended yet."""
@@ -31,3 +30,20 @@ async def load_overlap(deps: Any, month: date | None = None) -> list[OverlapTota
     month = month or today.replace(day=1)
     following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     return await deps.outcomes.overlap(day_start_ts(month), day_start_ts(following))
+
+
+async def load_breakdown(deps: Any, month: date | None = None, provider: str | None = None) -> tuple[date, date, list]:
+    """The month's closed UTC days: the estimate against the bill per provider, model and billing dimension."""
+    from bot.domain.reconcile_breakdown import breakdown
+
+    today = deps.clock.now().astimezone(UTC).date()
+    month = month or today.replace(day=1)
+    span = closed_days(month, today)
+    if span is None:
+        return month, month, []
+    first, last = span
+    store = BillingStore(deps.engine)
+    estimated = await store.estimated_lines(day_start_ts(first), day_start_ts(last) + 86_400)
+    billed = await store.billed_lines(first.isoformat(), last.isoformat())
+    lines = breakdown(estimated, billed)
+    return first, last, [g for g in lines if provider is None or g.provider == provider]

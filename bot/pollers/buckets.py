@@ -94,6 +94,7 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
                 log.error("usage poll failed: %s", report.error)
                 return report
             if items:
+                await deps.ingestion.directory()  # loads the org file's price overrides when they changed
                 price_aggregates(deps.ledger.pricer, items)
                 result = await deps.ingestion.ingest_items(items, source=source)
                 report.add(result.accepted, result.duplicates, len(result.rejected))

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot.features.budget_check import BudgetChecker, parse_reserve
 from bot.features.deps import Deps
-from handlers.http.usage import bearer_ok, error, read_capped
+from handlers.http.guard import bearer_ok, error, read_capped
 from storage.db import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)

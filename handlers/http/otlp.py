@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from bot.domain.otlp import JSON, PROTOBUF, SIGNALS, OtlpBodyError, decode_request, media_type, rejected_reasons
 from bot.features.deps import Deps
 from bot.features.otlp_ingest import SOURCE, OtlpIngest, OtlpReport
-from handlers.http.usage import read_capped, token_ok
+from handlers.http.guard import read_capped, token_ok
 from storage.db import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from aiohttp import web
 from bot.domain.outcomes import GithubPayloadError, signature_ok
 from bot.features.deps import Deps
 from bot.features.outcome_ingest import OutcomeIngest
-from handlers.http.usage import error, handle_ingest, read_capped
+from handlers.http.guard import error, read_capped
+from handlers.http.usage import handle_ingest
 from storage.db import DATABASE_UNAVAILABLE
 from storage.stores.outcome_records import OutcomeRecorder
 

@@ -13,7 +13,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.domain.slack_request import body_problem, signature_problem
 from bot.features.deps import Deps
-from handlers.http.usage import read_capped
+from handlers.http.guard import read_capped
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """`/tokens`: a table from subcommand to callback. The answer goes back in the acknowledgement (one round trip) when
-it is ready within the ack budget (TOKENBOT_SLASH_ACK_BUDGET_S); otherwise the command is acknowledged at once
-("working on it") and answered through its response_url, so nothing on the answer's path (a slow users.info,
-Slack's 429 back-off, a busy database) can make Slack show the user an error. At most TOKENBOT_SLASH_MAX_IN_FLIGHT
-commands are worked on at once; beyond that the user is told to try again."""
+it is ready within the ack budget (TOKENBOT_SLASH_ACK_BUDGET_S); otherwise, or when every worker is busy, the command
+is acknowledged at once ("working on it") and answered through its response_url, so nothing on the answer's path (a
+slow users.info, Slack's 429 back-off, a burst of commands) can make Slack show the user an error. At most
+TOKENBOT_SLASH_MAX_IN_FLIGHT commands are accepted at once; beyond that the user is told to try again."""
 from __future__ import annotations
 
 import asyncio
@@ -140,7 +140,8 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any],
 async def _safe_answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any], touched: set[str],
                        headers: dict[str, Any]) -> Answer:
     try:
-        return await answer(deps, client, command, touched, headers)
+        async with deps.slash_gate.worker():
+            return await answer(deps, client, command, touched, headers)
     except Exception as exc:  # noqa: BLE001 - the user gets an answer; the admins get the log line
         log.exception("/tokens failed (%s)", type(exc).__name__)
         return text_message(FAILED)
@@ -149,13 +150,16 @@ async def _safe_answer(deps: Deps, client: AsyncWebClient, command: dict[str, An
 async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, context, respond, request) -> None:  # noqa: ANN001
     deps: Deps = context["deps"]
     gate = deps.slash_gate
-    if not await gate.enter():
+    if not gate.admit():
         await ack(**text_message(BUSY))
         return
     touched: set[str] = set()
     try:
         work = asyncio.create_task(_safe_answer(deps, client, command, touched, dict(request.headers)))
-        done, _ = await asyncio.wait({work}, timeout=deps.settings.slash_ack_budget_s)
+        # With a worker free the answer usually fits in the acknowledgement; with none, the command waits its turn,
+        # so say so at once rather than spend Slack's 3 seconds waiting.
+        budget = deps.settings.slash_ack_budget_s if gate.worker_free() else 0
+        done, _ = await asyncio.wait({work}, timeout=budget) if budget else (set(), set())
         if done:
             await ack(**work.result())
         else:
@@ -166,7 +170,7 @@ async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, contex
             except Exception as exc:  # noqa: BLE001 - Slack's response_url is gone or down: nothing more to do
                 log.warning("/tokens answer through response_url failed (%s)", type(exc).__name__)
     finally:
-        gate.leave()
+        gate.done()
     for user_id in sorted(touched):  # after the answer: App Home can wait, the person cannot
         await publish_home(deps, user_id)
 

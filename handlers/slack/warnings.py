@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.domain.warnings import EXPECTED, SNOOZE
 from bot.features import warning_feedback
 from bot.features.deps import Deps
+from handlers.slack.guard import guarded
 from bot.slack.blocks.warnings import EXPECTED_ACTION, SNOOZE_ACTION, feedback_blocks, feedback_note
 from bot.slack.outbox import SlackSendError
 
@@ -27,20 +28,31 @@ async def on_expected(ack, body: dict[str, Any], respond, context) -> None:  # n
 
 
 async def _press(body: dict[str, Any], respond, deps: Deps, action: str) -> None:  # noqa: ANN001
-    value = ((body.get("actions") or [{}])[0]).get("value")
-    outcome = await warning_feedback.give(deps, body["user"]["id"], action, value)
-    message = body.get("message") or {}
-    channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
+    value = _dict((body.get("actions") or [{}])[0]).get("value")
+    user_id = _dict(body.get("user")).get("id")
+    outcome = await warning_feedback.give(deps, user_id if isinstance(user_id, str) else "", action, value)
+    message = _dict(body.get("message"))
+    channel = _dict(body.get("container")).get("channel_id") or _dict(body.get("channel")).get("id")
+    channel = channel if isinstance(channel, str) else None
     if outcome.new and outcome.feedback and deps.slack is not None and channel and message.get("ts"):
         note = feedback_note(outcome.feedback, outcome.level_text)
         try:
             await deps.slack.update_message(channel, str(message["ts"]), str(message.get("text") or ""),
-                                            feedback_blocks(list(message.get("blocks") or []), note))
+                                            feedback_blocks(_blocks(message), note))
         except SlackSendError as exc:  # the feedback is stored and in force; only the card shows the old buttons
             log.warning("chat.update of a warning card failed: %s", exc.code)
     await respond(text=outcome.text, response_type="ephemeral", replace_original=False)
 
 
+def _blocks(message: dict[str, Any]) -> list[Any]:
+    blocks = message.get("blocks")
+    return list(blocks) if isinstance(blocks, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
-    app.action(SNOOZE_ACTION)(on_snooze)
-    app.action(EXPECTED_ACTION)(on_expected)
+    app.action(SNOOZE_ACTION)(guarded(on_snooze))
+    app.action(EXPECTED_ACTION)(guarded(on_expected))

@@ -119,15 +119,17 @@ class InsightStore:
         e = usage_events
         unclaimed = (e.c.person_id.is_(None), e.c.ts >= from_ts, e.c.ts < to_ts)
         cost = func.coalesce(func.sum(func.coalesce(e.c.cost_micros, 0)), 0)
-        # count(cost_micros) skips NULLs, so the difference is the unpriced requests.
-        totals = select(cost, func.count(), func.count() - func.count(e.c.cost_micros)).where(*unclaimed)
+        # Requests as the events count them (a provider usage bucket: the provider's own count).
+        requests_of = func.coalesce(func.sum(e.c.requests), 0)
+        unpriced_of = func.coalesce(func.sum(case((e.c.cost_micros.is_(None), e.c.requests), else_=0)), 0)
+        totals = select(cost, func.count(), requests_of, unpriced_of).where(*unclaimed)
         id_cost = cost.label("cost")
-        id_requests = func.count().label("requests")
+        id_requests = requests_of.label("requests")
         by_id = (select(e.c.user_ref, id_cost, id_requests, func.max(e.c.ts)).where(*unclaimed).group_by(e.c.user_ref)
                  .order_by(id_cost.desc(), id_requests.desc(), e.c.user_ref).limit(top))
         async with self.engine.connect() as conn:
-            total_cost, requests, unpriced = (await conn.execute(totals)).one()
-            rows = (await conn.execute(by_id)).all() if requests else []
+            total_cost, events, requests, unpriced = (await conn.execute(totals)).one()
+            rows = (await conn.execute(by_id)).all() if events else []
         # int(): PostgreSQL sums BIGINT as NUMERIC (Decimal); SQLite gives int.
         return Unclaimed(int(total_cost), int(requests), int(unpriced),
                          [UnclaimedId(ref, int(c), int(n), int(last)) for ref, c, n, last in rows])

@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.pricing import MICROS_PER_USD, Pricer
 from bot.domain.usage_events import Rejection, UsageEvent, dead_letter_text
 from storage.db import database_error, insert_for, is_sqlite
+from storage.sqlite_writer import SqliteWriter, immediate
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
-from storage.stores.reservations import settle
 from storage.tables.core import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usage_events, usage_hourly
 from storage.tables.ingest import failed_requests_hourly
 
@@ -24,8 +25,67 @@ from storage.tables.ingest import failed_requests_hourly
 Measures = list[int]
 
 _EVENT_COLUMNS = tuple(c.name for c in usage_events.columns)
-_EVENT_PLACEHOLDERS = "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
-_SQLITE_ROWS_PER_STATEMENT = 32_000 // len(_EVENT_COLUMNS)  # under SQLite's 32,766 bound parameters
+
+# A batch's new events are summed into the rollups by the database itself, in one statement per rollup (SQLite,
+# Ledger._ingest_sqlite) or in the one statement that stores the batch (PostgreSQL, _PG_INGEST); the Python side only
+# builds the rows. (_rollup_deltas does the same sums in Python, for moving events between people.)
+_SUMS = ("sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), "
+         "coalesce(sum(cost_micros), 0), coalesce(sum(CASE WHEN cost_micros IS NULL THEN requests END), 0)")
+_PERSON_KEYS = ("person_id, hour, team_id, model", "coalesce(person_id, 0), ts / 3600, team_id, model")
+_TEAM_KEYS = ("team_id, hour, model", "team_id, ts / 3600, model")
+
+
+def _rollup_from(table: str, keys: tuple[str, str], source: str) -> str:
+    """INSERT … SELECT sums FROM `source` GROUP BY the keys, adding to rows that exist. In key order: concurrent
+    batches then lock shared rollup rows in one order (PostgreSQL would otherwise abort one with a deadlock)."""
+    names, expressions = keys
+    positions = ", ".join(str(i + 1) for i in range(len(names.split(", "))))
+    return (f"INSERT INTO {table} ({names}, {', '.join(ROLLUP_MEASURES)}) "
+            f"SELECT {expressions}, {_SUMS} FROM {source} GROUP BY {positions} ORDER BY {positions} "
+            f"ON CONFLICT ({names}) DO UPDATE SET " + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in ROLLUP_MEASURES))
+
+
+def _failures_from(source: str) -> str:
+    return ("INSERT INTO failed_requests_hourly (person_id, hour, team_id, model, failures) "
+            f"SELECT coalesce(person_id, 0), ts / 3600, team_id, model, count(*) FROM {source} "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 ON CONFLICT (person_id, hour, team_id, model) "
+            "DO UPDATE SET failures = failed_requests_hourly.failures + excluded.failures")
+
+
+# SQLite: the batch goes into a temporary table of the writer's connection, then five statements in one transaction.
+_SQLITE_BATCH = "temp.ingest_batch"
+_SQLITE_FRESH = f"(SELECT * FROM {_SQLITE_BATCH} WHERE fresh)"
+_CREATE_BATCH = (f"CREATE TEMP TABLE IF NOT EXISTS ingest_batch ({', '.join(_EVENT_COLUMNS)}, failed, "
+                 "fresh DEFAULT 1)")
+_INSERT_BATCH = (f"INSERT INTO {_SQLITE_BATCH} ({', '.join(_EVENT_COLUMNS)}, failed) "
+                 f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 1))})")
+_MARK_STORED = f"UPDATE {_SQLITE_BATCH} SET fresh = 0 WHERE id IN (SELECT id FROM main.usage_events)"
+_STORE_FRESH = (f"INSERT INTO main.usage_events ({', '.join(_EVENT_COLUMNS)}) "
+                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {_SQLITE_BATCH} WHERE fresh")
+_ADD_PERSON_ROLLUPS = _rollup_from("usage_hourly", _PERSON_KEYS, _SQLITE_FRESH)
+_ADD_TEAM_ROLLUPS = _rollup_from("team_usage_hourly", _TEAM_KEYS, _SQLITE_FRESH)
+_COUNT_FAILURES = _failures_from(f"(SELECT * FROM {_SQLITE_BATCH} WHERE fresh AND failed)")
+_SETTLE = f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_BATCH})"
+
+# PostgreSQL: the whole batch in one statement (one round trip, so row locks on shared rollup rows are held for the
+# shortest time; concurrent replicas then rarely wait on each other): the rows arrive as one array per column.
+_PG_TYPES = {"id": "text", "ts": "bigint", "user_ref": "text", "person_id": "integer", "team_id": "integer",
+             "model": "text", "provider": "text", "input_tokens": "bigint", "output_tokens": "bigint",
+             "cached_input_tokens": "bigint", "cost_micros": "bigint", "cost_source": "text", "metadata": "text",
+             "received_at": "bigint", "requests": "bigint"}
+_PG_FRESH_COLUMNS = "id, ts, person_id, team_id, model, input_tokens, output_tokens, cached_input_tokens, cost_micros, requests"
+_PG_INGEST = text(
+    "WITH batch AS (SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {_PG_TYPES[c]}[])" for c in _EVENT_COLUMNS) + ", CAST(:failed AS boolean[])) "
+    f"AS b({', '.join(_EVENT_COLUMNS)}, failed)), "
+    f"fresh AS (INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
+    f"SELECT {', '.join('CAST(metadata AS json)' if c == 'metadata' else c for c in _EVENT_COLUMNS)} FROM batch "
+    f"ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
+    f"person AS ({_rollup_from('usage_hourly', _PERSON_KEYS, 'fresh')}), "
+    f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh')}), "
+    f"failures AS ({_failures_from('(SELECT fresh.* FROM fresh JOIN batch USING (id) WHERE batch.failed) AS f')}), "
+    "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch)) "
+    "SELECT count(*) FROM fresh")
 
 
 @dataclass(frozen=True)
@@ -53,34 +113,33 @@ class Ledger:
         self._insert = insert_for(engine)
         # SQLite has one writer; queueing writers here is cheaper than SQLite's busy-wait back-off.
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+        self.sqlite_writer: SqliteWriter | None = None
+        if is_sqlite(engine):
+            self.sqlite_writer = SqliteWriter(engine.url.database or "")
+            self.sqlite_writer.on_connect(lambda conn: conn.execute(_CREATE_BATCH))
+
+    def close(self) -> None:
+        if self.sqlite_writer is not None:
+            self.sqlite_writer.close()
 
     async def ingest(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
                      source: str = "api") -> IngestResult:
-        """Store new events and add them to the rollups, in one transaction. Replayed ids change nothing. A new event
-        whose metadata says `status: "failure"` (a failed gateway request: cost 0, no tokens) is also counted in
-        failed_requests_hourly, so failures are counted, not spent."""
+        """Store new events, add them to the rollups and settle their reservations (a request's cost moves from held
+        to spent atomically), in one transaction. Replayed ids change nothing. A new event whose metadata says
+        `status: "failure"` (a failed gateway request: cost 0, no tokens) is also counted in failed_requests_hourly,
+        so failures are counted, not spent."""
         if not events:
             return IngestResult(0, 0)
-        rows = [self._row(e, directory, now_ts) for e in events]
-        async with self.writer(), self.engine.begin() as conn:
-            inserted = await self._insert_events(conn, rows)
-            new_rows = rows if len(inserted) == len(rows) else [r for r in rows if r["id"] in inserted]
-            await self._add_to_rollups(conn, _rollup_deltas(new_rows))
-            await self._count_failures(conn, new_rows)
-            await settle(conn, [r["id"] for r in rows])  # a request's cost moves from held to spent atomically
-        return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
-
-    async def _count_failures(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        failures: dict[tuple, int] = defaultdict(int)
-        for r in rows:
-            if isinstance(r["metadata"], dict) and r["metadata"].get("status") == "failure":
-                failures[(r["person_id"] or 0, r["ts"] // 3600, r["team_id"], r["model"])] += 1
-        if failures:
-            keys = ("person_id", "hour", "team_id", "model")
-            stmt = self._insert(failed_requests_hourly)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(keys), set_={"failures": failed_requests_hourly.c.failures + stmt.excluded.failures})
-            await conn.execute(stmt, [dict(zip(keys, key)) | {"failures": n} for key, n in sorted(failures.items())])
+        rows = [self._event_values(e, directory, now_ts) for e in events]
+        if self.sqlite_writer is not None:
+            async with self.writer():
+                accepted = await self.sqlite_writer.run(_ingest_sqlite, rows)
+            return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
+        params: dict[str, list] = {c: [r[i] for r in rows] for i, c in enumerate(_EVENT_COLUMNS)}
+        params["failed"] = [r[-1] for r in rows]
+        async with self.engine.begin() as conn:
+            accepted = (await conn.execute(_PG_INGEST, params)).scalar_one()
+        return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
     async def failed_requests(self, from_hour: int, to_hour: int, person_id: int | None = None) -> int:
         """Failed gateway requests in hours [from_hour, to_hour], of one person or of everyone."""
@@ -90,25 +149,6 @@ class Ledger:
             stmt = stmt.where(t.c.person_id == person_id)
         async with self.engine.connect() as conn:
             return int((await conn.execute(stmt)).scalar_one())
-
-    async def _insert_events(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
-        """INSERT … ON CONFLICT (id) DO NOTHING RETURNING id: the ids that were new."""
-        if self._write_lock is None:
-            stmt = self._insert(usage_events).on_conflict_do_nothing(index_elements=["id"]).returning(usage_events.c.id)
-            # In id order: concurrent batches sharing ids then lock them in one order and cannot deadlock.
-            return set((await conn.execute(stmt, sorted(rows, key=lambda r: r["id"]))).scalars())
-        # SQLite: one multi-row statement through the driver. SQLAlchemy's per-row parameter processing was half of
-        # the ingestion CPU time, and SQLite itself inserts 300k rows/s.
-        inserted: set[str] = set()
-        for start in range(0, len(rows), _SQLITE_ROWS_PER_STATEMENT):
-            chunk = rows[start:start + _SQLITE_ROWS_PER_STATEMENT]
-            params = []
-            for r in chunk:
-                params += [r[c] if c != "metadata" or r[c] is None else orjson.dumps(r[c]).decode() for c in _EVENT_COLUMNS]
-            sql = (f"INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) VALUES "
-                   + ", ".join([_EVENT_PLACEHOLDERS] * len(chunk)) + " ON CONFLICT (id) DO NOTHING RETURNING id")
-            inserted.update(row[0] for row in (await conn.exec_driver_sql(sql, tuple(params))).all())
-        return inserted
 
     def _row(self, e: UsageEvent, directory: Directory, now_ts: int) -> dict[str, Any]:
         person_id, team_id = directory.attribute(e.user, e.team)
@@ -123,6 +163,15 @@ class Ledger:
                 "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
                 "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts,
                 "requests": e.requests}
+
+    def _event_values(self, e: UsageEvent, directory: Directory, now_ts: int) -> tuple:
+        """_row's values in _EVENT_COLUMNS order (metadata as JSON text), then whether it is a failed request (a
+        gateway request whose metadata says `status: "failure"`: counted in failed_requests_hourly, not spent)."""
+        r = self._row(e, directory, now_ts)
+        meta = r["metadata"]
+        if meta is not None:
+            r["metadata"] = orjson.dumps(meta).decode()
+        return (*[r[c] for c in _EVENT_COLUMNS], isinstance(meta, dict) and meta.get("status") == "failure")
 
     async def _add_to_rollups(self, conn: AsyncConnection,
                               deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
@@ -244,6 +293,22 @@ class _NullLock:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def _ingest_sqlite(conn: sqlite3.Connection, rows: list[tuple]) -> int:
+    """One batch in one SQLite transaction (the writer's thread): the new events, their rollups and failures, their
+    reservations settled. Returns how many events were new."""
+    with immediate(conn):  # a failure rolls back the batch table's rows too
+        conn.executemany(_INSERT_BATCH, rows)
+        conn.execute(_MARK_STORED)
+        accepted = conn.execute(_STORE_FRESH).rowcount
+        if accepted:
+            conn.execute(_ADD_PERSON_ROLLUPS)
+            conn.execute(_ADD_TEAM_ROLLUPS)
+            conn.execute(_COUNT_FAILURES)
+        conn.execute(_SETTLE)
+        conn.execute(f"DELETE FROM {_SQLITE_BATCH}")
+    return accepted
 
 
 def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[tuple, Measures], dict[tuple, Measures]]:

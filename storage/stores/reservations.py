@@ -7,16 +7,14 @@ before the sums are read). So with any number of replicas the spend admitted pas
 estimates of the requests in flight."""
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import delete, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import is_sqlite
+from storage.sqlite_writer import SqliteWriter, immediate
 from storage.tables.ingest import budget_reservations
 
 
@@ -50,23 +48,20 @@ class ReservationRequest:
 
 class Reservations:
     """One admission per gateway request, in one round trip to the database: PostgreSQL calls `tokenbot_reserve`
-    (a function, migration a7c4e2d91b36); SQLite runs the same steps as one function on a connection of its own in
-    a thread of its own. Through SQLAlchemy's async adapters the same transaction took five to ten thread hops or
-    round trips (about 1.5 ms of a 2 ms budget); bench/litellm_gateway.py measures it."""
+    (a function, migration a7c4e2d91b36); SQLite runs the same steps as one call in the ledger's SQLite writer
+    thread (storage/sqlite_writer.py). Through SQLAlchemy's async adapters the same transaction took five to ten
+    thread hops or round trips (about 1.5 ms of a 2 ms budget); bench/litellm_gateway.py measures it."""
 
-    def __init__(self, engine: AsyncEngine, writer) -> None:  # noqa: ANN001 - the ledger's writer() (SQLite queue)
+    def __init__(self, engine: AsyncEngine, writer, sqlite_writer: SqliteWriter | None = None) -> None:  # noqa: ANN001
         self.engine = engine
-        self._writer = writer
-        self._sqlite_path = engine.url.database if is_sqlite(engine) else None
-        self._sqlite: SqliteReserver | None = None  # made on the first reservation (housekeeping never needs it)
+        self._writer = writer  # the ledger's writer(): this process's queue of SQLite writers
+        self._sqlite = sqlite_writer  # the ledger's, on SQLite (housekeeping, which never reserves, may omit it)
 
     async def reserve(self, r: ReservationRequest) -> Admission:
         """Hold `amount_micros` for `event_id` if every hard budget still covers spent + held + this amount."""
-        if self._sqlite_path is not None:
-            if self._sqlite is None:
-                self._sqlite = SqliteReserver(self._sqlite_path)
+        if self._sqlite is not None:
             async with self._writer():  # this process's writers queue here, not in SQLite's busy back-off
-                return await self._sqlite.reserve(r)
+                return await self._sqlite.run(_reserve_sqlite, r)
         try:
             return await self._reserve_postgres(r)
         except DBAPIError as exc:
@@ -83,10 +78,6 @@ class Reservations:
                 "month_start_hour": r.month_start_hour, "now": r.now_ts, "ttl": r.ttl_s})).one()
             await conn.commit()  # no round trip on an autocommit engine; on any other, what makes the hold stick
         return _admission(r, *row)
-
-    async def close(self) -> None:
-        if self._sqlite is not None:
-            self._sqlite.close()
 
     async def drop_expired(self, now_ts: int) -> int:
         """Reservations whose event never came (a request refused later in the gateway, a lost event)."""
@@ -132,65 +123,24 @@ def _admission(r: ReservationRequest, admitted: bool, stored: bool, person_spent
                      reused_id=bool(stored))
 
 
-class SqliteReserver:
-    """The reservation on SQLite: a plain sqlite3 connection owned by one thread, the whole transaction one call.
-    BEGIN IMMEDIATE takes the database's write lock first, so the sums see every committed reservation and event and
-    no other process admits in between."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenbot-reserve")
-        self._conn: sqlite3.Connection | None = None
-
-    async def reserve(self, r: ReservationRequest) -> Admission:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._reserve, r)
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        return self._conn
-
-    def _reserve(self, r: ReservationRequest) -> Admission:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            person_spent, person_held, team_spent, team_held, stored, retried = conn.execute(_SQLITE_SUMS, {
-                "person": r.person_id, "team": r.team_id, "hour": r.month_start_hour, "now": r.now_ts,
-                "event": r.event_id}).fetchone()
-            if stored:  # a finished request's id: a client reusing a call id
-                admitted = False
-            elif retried:  # the gateway retrying a reservation that went through
-                admitted = True
-            else:
-                admitted = fits(r, person_spent, person_held, team_spent, team_held)
-                if admitted:
-                    conn.execute("INSERT INTO budget_reservations (event_id, person_id, team_id, amount_micros, "
-                                 "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                 (r.event_id, r.person_id, r.team_id, r.amount_micros, r.now_ts, r.now_ts + r.ttl_s))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return _admission(r, admitted, stored, person_spent, person_held, team_spent, team_held)
-
-    def close(self) -> None:
-        def close_conn() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        self._executor.submit(close_conn).result()
-        self._executor.shutdown()
+def _reserve_sqlite(conn: sqlite3.Connection, r: ReservationRequest) -> Admission:
+    """The reservation on SQLite, in the writer's thread: BEGIN IMMEDIATE takes the database's write lock first, so
+    the sums see every committed reservation and event and no other process admits in between."""
+    with immediate(conn):
+        person_spent, person_held, team_spent, team_held, stored, retried = conn.execute(_SQLITE_SUMS, {
+            "person": r.person_id, "team": r.team_id, "hour": r.month_start_hour, "now": r.now_ts,
+            "event": r.event_id}).fetchone()
+        if stored:  # a finished request's id: a client reusing a call id
+            admitted = False
+        elif retried:  # the gateway retrying a reservation that went through
+            admitted = True
+        else:
+            admitted = fits(r, person_spent, person_held, team_spent, team_held)
+            if admitted:
+                conn.execute("INSERT INTO budget_reservations (event_id, person_id, team_id, amount_micros, "
+                             "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                             (r.event_id, r.person_id, r.team_id, r.amount_micros, r.now_ts, r.now_ts + r.ttl_s))
+    return _admission(r, admitted, stored, person_spent, person_held, team_spent, team_held)
 
 
-
-async def settle(conn: AsyncConnection, event_ids: list[str]) -> None:
-    """Release the reservations of events being stored (called inside the ledger's ingest transaction)."""
-    for start in range(0, len(event_ids), 500):
-        await conn.execute(delete(budget_reservations).where(
-            budget_reservations.c.event_id.in_(event_ids[start:start + 500])))
-
-
-__all__ = ["Reservations", "ReservationRequest", "Admission", "Held", "fits", "settle"]
+__all__ = ["Reservations", "ReservationRequest", "Admission", "Held", "fits"]

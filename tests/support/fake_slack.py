@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,7 @@ class FakeSlack:
     channels: set[str] | None = None  # channels that exist (conversations.info); None: every well-formed id
     bad_tokens: set[str] = field(default_factory=set)  # tokens Slack answers invalid_auth for (mistyped, revoked)
     sockets: int = 0  # Socket Mode connections opened (apps.connections.open's URL)
+    response_times: dict[str, float] = field(default_factory=dict)  # response_url key -> when it was POSTed to
     url: str = ""
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -206,5 +208,6 @@ class FakeSlack:
         return ws
 
     async def _response(self, request: web.Request) -> web.Response:
+        self.response_times[request.match_info["key"]] = time.monotonic()
         self.responses.append(await request.json())
         return web.Response(text="ok")

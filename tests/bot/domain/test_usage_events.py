@@ -92,3 +92,12 @@ def test_dead_letter_text_never_fails() -> None:
     text = dead_letter_text({"deep": deep, "big": 10**30, "nul": "a\x00b"})
     assert "nested deeper" in text and "\x00" not in text and "1000000000000000000000000000000" in text
     assert len(dead_letter_text("x" * 200_000)) == 65536
+
+
+def test_requests_default_to_one_and_take_a_providers_count() -> None:
+    base = {"id": "b1", "timestamp": NOW - 60, "user": "ada", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 2}
+    assert parse_event(base, NOW).requests == 1
+    assert parse_event(base | {"requests": 3795}, NOW).requests == 3795
+    assert parse_event(base | {"requests": 0}, NOW).requests == 0
+    assert parse_event(base | {"requests": -1}, NOW) == "requests: cannot be negative"
+    assert parse_event(base | {"requests": "many"}, NOW) == "requests: must be a whole number >= 0, got a string"

@@ -52,7 +52,7 @@ def test_result_maps_cache_tokens_into_input_and_keeps_writes_in_metadata() -> N
     r = anthropic_result(api_key_id=KEY, workspace_id="wrkspc_01", model="claude-sonnet-4-5", uncached=100,
                          cache_read=900, write_5m=50, write_1h=10, output=40)
     e = anthropic_result_to_event(H, H + 3600, r)
-    assert e["id"] == f"anthropic:{H}:{KEY}:wrkspc_01:claude-sonnet-4-5:-" and e["user"] == KEY
+    assert e["id"] == f"anthropic:{H}:{KEY}:wrkspc_01:claude-sonnet-4-5:0-200k" and e["user"] == KEY
     assert (e["input_tokens"], e["cached_input_tokens"], e["output_tokens"]) == (1060, 900, 40)
     assert (e["metadata"]["billing"]["cache_write_5m"], e["metadata"]["billing"]["cache_write_1h"]) == (50, 10)
     console = anthropic_result_to_event(H, H + 3600, r | {"api_key_id": None, "workspace_id": None})

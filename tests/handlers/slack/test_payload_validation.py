@@ -84,3 +84,14 @@ async def test_huge_or_missing_button_values_get_a_clear_answer(bot) -> None:  #
                   "response_url": bot.slack.response_url("x")}
     resp = await bot.sender.post(urlencode({"payload": json.dumps(no_actions)}))
     assert resp.status == 400  # refused before bolt, which would fail on it
+
+
+async def test_forged_warning_buttons_get_a_clear_answer(bot) -> None:  # noqa: ANN001
+    for action in ("warning_snooze", "warning_expected"):
+        for value in ("spike:person:" + "9" * 23 + ":1", "line:team:" + "9" * 23 + ":2026-11:80", "<!channel>", ""):
+            resp = await bot.sender.post(block_action_body(action, value, "U0BOSS", bot.slack.response_url(action),
+                                                           message={"ts": "1.2", "blocks": "not a list"}))
+            assert resp.status == 200
+    answers = await wait_for(lambda: len(bot.slack.responses) >= 8 and bot.slack.responses, timeout=10)
+    assert {a["text"] for a in answers} <= {"That button is broken: it names no warning.",
+                                             "That person or team is no longer in the org file."}
