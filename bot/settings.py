@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     otlp_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="TOKENBOT_OTLP_TOKENS")
     # Span, log-record or resource attributes naming the user, first found wins (the first the org file knows).
     otlp_user_attributes: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["user.email", "enduser.id", "user.id", "user.account_uuid", "user.account_id"],
+        default_factory=lambda: ["user.email", "enduser.id", "user.account_uuid", "user.account_id", "user.id"],
         validation_alias="TOKENBOT_OTLP_USER_ATTRIBUTES")
     # POST /v1/ingest/github: the secret set on the GitHub webhook (X-Hub-Signature-256); unset, the endpoint is off.
     github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_GITHUB_WEBHOOK_SECRET")
