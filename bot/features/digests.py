@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from bot.slack.chart import daily_chart_png
 from bot.features.deps import Deps
 from bot.domain.budget import effective_budget
+from bot.domain.impact import impact_of, window_hours
+from storage.stores.impact import ImpactStore
 from bot.domain.digest_figures import (DigestFigures, SpenderLine, compute_figures, data_from_hour, digest_moment, hour_of)
 from bot.slack.blocks.digest import digest_message
 from bot.slack.outbox import SlackOutbox, SlackSendError
@@ -43,15 +45,22 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
     y_start = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=tz)
     y_end = datetime.combine(day, datetime.min.time(), tzinfo=tz)
     spend = await deps.insights.team_spenders(team.id, hour_of(y_start), hour_of(y_end))
-    spenders = ([SpenderLine(s.name, s.slack_user_id, s.cost_micros, s.tokens) for s in spend]
-                if team.digest_names_top_spenders else None)
+    impacts = ImpactStore(deps.engine)
+    as_of_hour = hour_of(as_of) - 1  # the last whole hour before the digest moment
+    spenders = None
+    if team.digest_names_top_spenders:
+        # Beside yesterday's spend: what each of them shipped in the last 7 days (with that week's spend).
+        week = await impacts.members(team.id, [s.person_id for s in spend], *window_hours(as_of_hour, 7), 7)
+        spenders = [SpenderLine(s.name, s.slack_user_id, s.cost_micros, s.tokens,
+                                week.get(s.person_id, impact_of(7, 0, {}))) for s in spend]
     budget = effective_budget(team.monthly_budget_micros,
                               await BudgetStore(deps.engine).raised("team", team.id, f"{as_of:%Y-%m}"))
-    return compute_figures(team_name=team.name, digest_date=day, as_of=as_of,
+    figures = compute_figures(team_name=team.name, digest_date=day, as_of=as_of,
                            rows=[(r.hour, r.model, r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens,
                                   r.cost_micros, r.unpriced_requests) for r in rows],
                            budget_micros=budget, spenders=spenders, active_people=len(spend),
                            pending_requests=await deps.requests.count_pending_for_team(team.id))
+    return replace(figures, impact=await impacts.impacts("team", team.id, as_of_hour))
 
 
 DIGEST_EVENT = "tokenbot_digest"  # message metadata: lets a restarted run see that its digest did go out

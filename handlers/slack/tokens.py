@@ -89,7 +89,8 @@ async def _admin(deps: Deps, cmd: Command) -> Answer:
 
 
 def _team_view(sub: str) -> Callable[[Deps, Command], Awaitable[Answer]]:
-    view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view}[sub]
+    view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view,
+            "impact": team_views.impact_view}[sub]
 
     async def answer(deps: Deps, cmd: Command) -> Answer:
         if len(cmd.args) > 1:
@@ -112,6 +113,7 @@ ROUTES: dict[str, Callable[[Deps, Command], Awaitable[Answer]]] = {
     "team": _team_view("team"),
     "top": _team_view("top"),
     "models": _team_view("models"),
+    "impact": _team_view("impact"),
 }
 
 
