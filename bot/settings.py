@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     otlp_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="TOKENBOT_OTLP_TOKENS")
     # Span, log-record or resource attributes naming the user, first found wins (the first the org file knows).
     otlp_user_attributes: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["user.email", "enduser.id", "user.id", "user.account_uuid", "user.account_id"],
+        default_factory=lambda: ["user.email", "enduser.id", "user.account_uuid", "user.account_id", "user.id"],
         validation_alias="TOKENBOT_OTLP_USER_ATTRIBUTES")
+    # POST /v1/ingest/github: the secret set on the GitHub webhook (X-Hub-Signature-256); unset, the endpoint is off.
+    github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="TOKENBOT_GITHUB_WEBHOOK_SECRET")
     org_file: Path | None = Field(default=None, validation_alias="TOKENBOT_ORG_FILE")
     host: str = Field(default="127.0.0.1", validation_alias="TOKENBOT_HOST")
     port: int = Field(default=3000, ge=0, le=65535, validation_alias="TOKENBOT_PORT")

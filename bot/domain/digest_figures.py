@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.budget import BudgetLine, Totals, day_start, month_start, project
+from bot.domain.impact import Impact
 
 CHART_DAYS = 30
 AVG_DAYS = 7
@@ -22,6 +23,7 @@ class SpenderLine:
     slack_user_id: str | None
     cost_micros: int
     tokens: int
+    shipped: Impact | None = None  # their last 7 days: spend beside what it bought (never spend alone)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class DigestFigures:
     pending_requests: int
     daily: list[tuple[date, int]]  # the last CHART_DAYS days up to yesterday, cost per local day
     daily_budget_micros: float | None  # the month's budget spread evenly over its days (the chart's line)
+    impact: tuple[Impact, ...] = ()  # the team's cost per outcome over 7 and 30 days (bot.domain.impact)
     steering: str | None = None  # the preferred-models line (bot.domain.steering), when the org file names any
 
     @property

@@ -17,6 +17,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SLACK_USER_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+GITHUB_LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,12 @@ class PersonSpec:
     gateway_ids: tuple[str, ...]
     monthly_budget_usd: float | None
     line: int = 0
+    github_logins: tuple[str, ...] = ()  # `github:` (lower-cased): GitHub outcomes (merged PRs, deploys) are theirs
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Every id ingestion knows them by: email, gateway and account ids, `github:<login>`."""
+        return (self.email, *self.gateway_ids, *(f"github:{login}" for login in self.github_logins))
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,12 @@ def parse_org(text: str, source: str = "org file") -> OrgFile:
         seen_emails[person.email] = person.line
         if person.slack_id:
             seen_slack[person.slack_id] = person.line
-        for alias in (*person.gateway_ids, person.email):
+        github_clash = next((g for g in person.github_logins if f"github:{g}" in seen_aliases), None)
+        if github_clash:
+            problem(person.line, f"GitHub login `{github_clash}` belongs to two people (first at line "
+                                 f"{seen_aliases[f'github:{github_clash}']})")
+            continue
+        for alias in person.aliases:
             seen_aliases[alias] = person.line
         people.append(person)
 
@@ -461,12 +473,16 @@ def _parse_person(raw: Any, problem) -> PersonSpec | None:  # noqa: ANN001
     gateway_ids += _str_list(raw.get("account_ids"), f"person {email}: account_ids", _at(raw, "account_ids"), problem)
     budget = _money(raw.get("monthly_budget_usd"), f"person {email}: monthly_budget_usd", _at(raw, "monthly_budget_usd"),
                     problem)
+    # `github: octocat` (or a list, for a second account): merged PRs, pushes and deploys by that login are theirs.
+    github = _str_list(raw.get("github"), f"person {email}: github", _at(raw, "github"), problem, GITHUB_LOGIN_RE,
+                       "a GitHub login (letters, digits and -)")
     team = _opt_str(raw.get("team"))
     if _count(problem) > before:
         return None
     aliases = tuple(dict.fromkeys(g.strip().lower() for g in gateway_ids if g.strip() and g.strip().lower() != email))
     return PersonSpec(email=email, team=team.lower() if team else None, slack_id=slack_id,
-                      name=_opt_str(raw.get("name")), gateway_ids=aliases, monthly_budget_usd=budget, line=line)
+                      name=_opt_str(raw.get("name")), gateway_ids=aliases, monthly_budget_usd=budget, line=line,
+                      github_logins=tuple(dict.fromkeys(g.lower() for g in github)))
 
 
 class _Problems:

@@ -46,11 +46,13 @@ from bot.domain.otlp_decode import (
 from bot.domain.usage_events import Rejection
 
 # Who made a request, in order of preference, from the span's (or log record's) attributes, then the resource's.
-DEFAULT_USER_ATTRIBUTES = ("user.email", "enduser.id", "user.id", "user.account_uuid", "user.account_id")
+# Claude Code's `user.id` is an anonymous install id: the account comes before it.
+DEFAULT_USER_ATTRIBUTES = ("user.email", "enduser.id", "user.account_uuid", "user.account_id", "user.id")
 CLAUDE_CODE_REQUEST = "claude_code.api_request"
 # Claude Code's outcome counters -> outcome kinds (the impact work reads them beside spend).
 OUTCOME_METRICS = {"claude_code.pull_request.count": "pull_request", "claude_code.commit.count": "commit"}
 ID_PREFIX = "otlp:"
+
 
 @dataclass
 class OtlpMapping:

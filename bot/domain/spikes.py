@@ -8,7 +8,8 @@ What keeps false alarms down (each measured in bench/spike_quality.py):
 - robust statistics everywhere (medians; the spread from leave-one-out residuals of the seasonal samples), in log space;
 - the spread is the larger of the typical residual and the series' own tail (a high quantile of the same residuals
   over a margin), so a series whose normal hours jump about needs a jump beyond its usual jumps;
-- a persistence gate: a moderately high hour alerts only when the hour before was high too, a very high hour at once;
+- a persistence gate: a moderately high hour alerts only when the hour before was high too, a very high hour at once,
+  and a smaller rise once it has lasted (a CUSUM of the score over `cusum_k` reaching `cusum_h`);
 - the recent level: a sustained new level (changepoint) lifts the expectation once it fills half of `level_steps`,
   so it is one message, then quiet, and the baseline has adapted; a quiet spell never lowers it;
 - `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again.
@@ -34,6 +35,8 @@ class SpikeConfig:
     threshold: float = 3.0  # robust z-score (log space) that alerts when the previous step was high too
     threshold_alone: float = 4.0  # robust z-score that alerts on its own ...
     alone_excess: float = 1.0  # ... when its excess is at least this many min_excess (a volume gate)
+    cusum_k: float = 1.5  # CUSUM of (score - cusum_k) over consecutive worthwhile steps alerts at cusum_h (0: off):
+    cusum_h: float = 4.0  # a rise too small for the gates that lasts (a level shift in the making) still alerts
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode's run rate reaches this multiple of the last alert's
     min_elapsed: float = 1 / 3  # a running step's rate is value / max(elapsed, this): its first minutes say little
@@ -199,6 +202,7 @@ class SpikeDetector:
         self.alerts = 0  # messages sent in this episode
         self.normal_run = 0  # consecutive normal points inside the episode
         self.last_high = False  # the last point judged was above `threshold` (for the persistence gate)
+        self.cusum = 0.0  # accumulated excess score of a sustained moderate rise
 
     def state(self) -> dict[str, Any]:
         """JSON-friendly episode state, to persist between scans."""
@@ -211,6 +215,7 @@ class SpikeDetector:
             "alerts": self.alerts,
             "normal_run": self.normal_run,
             "last_high": self.last_high,
+            "cusum": self.cusum,
         }
 
     @classmethod
@@ -223,6 +228,7 @@ class SpikeDetector:
         det.normal_run = int(d["normal_run"])
         det.alerts = int(d.get("alerts", 1 if det.in_episode else 0))  # v1 states had no count
         det.last_high = bool(d.get("last_high", False))
+        det.cusum = float(d.get("cusum", 0.0))
         return det
 
     def copy(self) -> SpikeDetector:
@@ -249,12 +255,16 @@ class SpikeDetector:
         worth = value - base.expected >= self.cfg.min_excess
         high = worth and score >= self.cfg.threshold
         alone = score >= self.cfg.threshold_alone and value - base.expected >= self.cfg.alone_excess * self.cfg.min_excess
-        anomalous = worth and (alone or (high and self.last_high))
+        # Only outside an episode: inside one, the episode's own hours would carry it past the end of the episode.
+        cusum = (max(0.0, self.cusum + score - self.cfg.cusum_k)
+                 if worth and self.cfg.cusum_k > 0 and not self.in_episode else 0.0)
+        anomalous = worth and (alone or (high and self.last_high) or (self.cfg.cusum_k > 0 and cusum >= self.cfg.cusum_h))
         if again:
             if anomalous and self._grown(value, elapsed, base):
                 return self._alert(index, value, elapsed, base, score, "escalation")
             return None
         self.last_high = high
+        self.cusum = cusum
 
         if not self.in_episode:
             if not anomalous:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.budget import Totals, day_start, month_start
 from bot.domain.budget import BudgetLine
+from bot.domain.impact import Impact
 from bot.domain.org import Person, Team
 
 
@@ -65,3 +66,5 @@ class MeReport:
     personal_budget: BudgetLine | None
     team_budget: BudgetLine | None
     team_usage: UsageSummary | None
+    impact: tuple[Impact, Impact] | None = None  # cost per outcome, last 7 and 30 days (bot.domain.impact)
+    team_impact: tuple[Impact, Impact] | None = None

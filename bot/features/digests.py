@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from bot.slack.chart import daily_chart_png
 from bot.features.deps import Deps
 from bot.domain.budget import effective_budget
+from bot.domain.impact import impact_of, window_hours
+from storage.stores.impact import ImpactStore
 from bot.domain.digest_figures import (DigestFigures, SpenderLine, compute_figures, data_from_hour, digest_moment, hour_of)
 from bot.slack.blocks.digest import digest_message
 from bot.domain.steering import steering_line
@@ -45,8 +47,14 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
     y_start = datetime.combine(day - timedelta(days=1), datetime.min.time(), tzinfo=tz)
     y_end = datetime.combine(day, datetime.min.time(), tzinfo=tz)
     spend = await deps.insights.team_spenders(team.id, hour_of(y_start), hour_of(y_end))
-    spenders = ([SpenderLine(s.name, s.slack_user_id, s.cost_micros, s.tokens) for s in spend]
-                if team.digest_names_top_spenders else None)
+    impacts = ImpactStore(deps.engine)
+    as_of_hour = hour_of(as_of) - 1  # the last whole hour before the digest moment
+    spenders = None
+    if team.digest_names_top_spenders:
+        # Beside yesterday's spend: what each of them shipped in the last 7 days (with that week's spend).
+        week = await impacts.members(team.id, [s.person_id for s in spend], *window_hours(as_of_hour, 7), 7)
+        spenders = [SpenderLine(s.name, s.slack_user_id, s.cost_micros, s.tokens,
+                                week.get(s.person_id, impact_of(7, 0, {}))) for s in spend]
     budget = effective_budget(team.monthly_budget_micros,
                               await BudgetStore(deps.engine).raised("team", team.id, f"{as_of:%Y-%m}"))
     steering = await month_figures(deps, "team", team.id, team.timezone)
@@ -55,7 +63,8 @@ async def build_figures(deps: Deps, team: Team, day: date) -> DigestFigures:
                                   r.cost_micros, r.unpriced_requests) for r in rows],
                            budget_micros=budget, spenders=spenders, active_people=len(spend),
                            pending_requests=await deps.requests.count_pending_for_team(team.id))
-    return replace(figures, steering=steering_line(steering)) if steering is not None else figures
+    return replace(figures, impact=await impacts.impacts("team", team.id, as_of_hour),
+                   steering=steering_line(steering) if steering is not None else None)
 
 
 DIGEST_EVENT = "tokenbot_digest"  # message metadata: lets a restarted run see that its digest did go out

@@ -50,7 +50,7 @@ def report_from(person: Person, team: Team | None, figures: MeFigures, w: Window
         team_line = budget_line(f"{team.name} budget", team.monthly_budget_micros, figures.team_raised,
                                 team_usage.month.cost_micros, team_usage.last7.cost_micros, w.now_local)
     return MeReport(person=person, team=team, usage=usage, personal_budget=personal, team_budget=team_line,
-                    team_usage=team_usage)
+                    team_usage=team_usage, impact=figures.person_impact, team_impact=figures.team_impact)
 
 
 async def team_budget_line(ledger: Ledger, team: Team, usage: UsageSummary, label: str) -> BudgetLine | None:

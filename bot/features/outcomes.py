@@ -29,7 +29,8 @@ def outcomes_plain(month: date, totals: list[OutcomeTotal], emails: dict[int, st
         return f"no outcome events in {month:%Y-%m}"
     lines = [f"outcomes {month:%Y-%m} (UTC): pull requests, commits"]
     for who, kinds in sorted(by_who.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
-        lines.append(f"{who}: {kinds.get('pull_request', 0):,} pull requests, {kinds.get('commit', 0):,} commits")
+        lines.append(f"{who}: {kinds.get('pull_request', 0):,} pull requests, {kinds.get('commit', 0):,} commits"
+                     + "".join(f", {n:,} {k}" for k, n in sorted(kinds.items()) if k not in ("pull_request", "commit")))
     return "\n".join(lines)
 
 

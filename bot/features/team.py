@@ -12,7 +12,9 @@ from bot.features.roles import Viewer
 from bot.domain.summary import windows
 from bot.features.me import load_summary, team_budget_line
 from bot.features.steering import with_steering
-from bot.slack.blocks.team import models_message, team_message, top_message
+from bot.slack.blocks.team import impact_message, models_message, team_message, top_message
+from bot.domain.impact import outcomes_text, window_hours
+from storage.stores.impact import ImpactStore
 from bot.domain.org import Team
 
 MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -39,10 +41,19 @@ async def resolve_team(deps: Deps, viewer: Viewer, arg: str | None) -> Team | st
     return team
 
 
-async def _spenders(deps: Deps, team: Team, w) -> list[tuple[str, int]]:  # noqa: ANN001
+def _label(slack_user_id: str | None, name: str) -> str:
+    # mrkdwn-safe: a Slack mention, or the escaped name of someone not (yet) linked to Slack.
+    return f"<@{slack_user_id}>" if slack_user_id else escape(name)
+
+
+async def _spenders(deps: Deps, team: Team, w) -> list[tuple[str, int, str]]:  # noqa: ANN001
+    """This month's spenders on the team's account, each with what they shipped for the team this month beside."""
     spenders = await deps.insights.team_spenders(team.id, w.month_hour, w.now_hour + 1)
-    # Labels are mrkdwn-safe here: a Slack mention, or the escaped name of someone not (yet) linked to Slack.
-    return [(f"<@{s.slack_user_id}>" if s.slack_user_id else escape(s.name), s.cost_micros) for s in spenders]
+    shipped = await ImpactStore(deps.read_engine).members(team.id, [s.person_id for s in spenders], w.month_hour,
+                                                          w.now_hour, 30)
+    return [(_label(s.slack_user_id, s.name), s.cost_micros,
+             outcomes_text(shipped[s.person_id]) if s.person_id in shipped else "no recorded outcomes")
+            for s in spenders]
 
 
 async def team_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:
@@ -53,9 +64,28 @@ async def team_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, An
     usage = await load_summary(deps.ledger, "team", team.id, w)
     spenders = await _spenders(deps, team, w)
     people = spenders if viewer.may_see_people_of(team) else None
+    impacts = await ImpactStore(deps.read_engine).impacts("team", team.id, w.now_hour)
     message = team_message(team.name, usage, await team_budget_line(deps.ledger, team, usage, f"{team.name} budget"),
-                           people, len(spenders))
+                           people, len(spenders), impacts)
     return await with_steering(deps, message, "team", team.id, team.timezone)
+
+
+async def impact_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:
+    """`/tokens impact [slug]`: the same team and per-person rules as `/tokens top`."""
+    team = await resolve_team(deps, viewer, arg)
+    if isinstance(team, str):
+        return text_message(team)
+    now_hour = int(deps.clock.now().timestamp()) // 3600
+    store = ImpactStore(deps.read_engine)
+    impacts = await store.impacts("team", team.id, now_hour)
+    from_hour, to_hour = window_hours(now_hour, 30)
+    members = await deps.org.team_people(team.id)
+    per_person = await store.members(team.id, [p.id for p in members], from_hour, to_hour, 30)
+    shown = None
+    if viewer.may_see_people_of(team):
+        by_name = sorted((p for p in members if p.id in per_person), key=lambda p: (p.name or p.email).lower())
+        shown = [(_label(p.slack_user_id, p.name or p.email), per_person[p.id]) for p in by_name]
+    return impact_message(team.name, impacts, shown, len(per_person))
 
 
 async def top_view(deps: Deps, viewer: Viewer, arg: str | None) -> dict[str, Any]:

@@ -148,16 +148,19 @@ TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "t
                             "not_allowed_token_type", "no_permission", "missing_scope", "invalid_token"})
 
 
-async def refused_tokens(settings: Settings, metrics: Metrics | None = None) -> list[tuple[str, str]]:
+async def refused_tokens(settings: Settings) -> list[tuple[str, str]]:
     """(variable, Slack's answer) for each configured Slack token Slack refuses: the bot token (auth.test) and the
     app-level token (apps.connections.open, what Socket Mode calls). Slack being unreachable is not a refusal:
     start-up then goes on, and the first real call tells."""
     refused: list[tuple[str, str]] = []
     checks: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+    # One try each, 5 s at most: a Slack outage must delay start-up by seconds, not by a patient client's retries.
     if settings.slack_bot_token is not None:
-        checks.append(("SLACK_BOT_TOKEN", slack_client(settings, metrics).auth_test))
+        bot_client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
+                                    timeout=5, retry_handlers=[])
+        checks.append(("SLACK_BOT_TOKEN", bot_client.auth_test))
     if settings.slack_app_token is not None:
-        app_client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+        app_client = AsyncWebClient(base_url=settings.slack_api_url, timeout=5, retry_handlers=[])
         app_token = settings.slack_app_token.get_secret_value()
         checks.append(("SLACK_APP_TOKEN", lambda: app_client.apps_connections_open(app_token=app_token)))
     for variable, call in checks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.features.deps import Deps
-from handlers.http import budget_check, health, litellm, otlp, usage
+from handlers.http import budget_check, health, litellm, otlp, outcomes, usage
 
 
 def register(web_app: web.Application, deps: Deps) -> None:
@@ -14,3 +14,4 @@ def register(web_app: web.Application, deps: Deps) -> None:
     budget_check.register(web_app, deps)
     litellm.register(web_app, deps)
     otlp.register(web_app, deps)
+    outcomes.register(web_app, deps)

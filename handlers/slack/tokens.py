@@ -91,7 +91,8 @@ async def _admin(deps: Deps, cmd: Command) -> Answer:
 
 
 def _team_view(sub: str) -> Callable[[Deps, Command], Awaitable[Answer]]:
-    view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view}[sub]
+    view = {"team": team_views.team_view, "top": team_views.top_view, "models": team_views.models_view,
+            "impact": team_views.impact_view}[sub]
 
     async def answer(deps: Deps, cmd: Command) -> Answer:
         if len(cmd.args) > 1:
@@ -114,6 +115,7 @@ ROUTES: dict[str, Callable[[Deps, Command], Awaitable[Answer]]] = {
     "team": _team_view("team"),
     "top": _team_view("top"),
     "models": _team_view("models"),
+    "impact": _team_view("impact"),
 }
 
 
@@ -138,13 +140,17 @@ async def answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any],
 
 
 async def _safe_answer(deps: Deps, client: AsyncWebClient, command: dict[str, Any], touched: set[str],
-                       headers: dict[str, Any]) -> Answer:
+                       headers: dict[str, Any], claimed: bool) -> Answer:
+    gate = deps.slash_gate
+    if not claimed:
+        await gate.claim()
     try:
-        async with deps.slash_gate.worker():
-            return await answer(deps, client, command, touched, headers)
+        return await answer(deps, client, command, touched, headers)
     except Exception as exc:  # noqa: BLE001 - the user gets an answer; the admins get the log line
         log.exception("/tokens failed (%s)", type(exc).__name__)
         return text_message(FAILED)
+    finally:
+        gate.release()
 
 
 async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, context, respond, request) -> None:  # noqa: ANN001
@@ -155,11 +161,12 @@ async def on_tokens(ack, command: dict[str, Any], client: AsyncWebClient, contex
         return
     touched: set[str] = set()
     try:
-        work = asyncio.create_task(_safe_answer(deps, client, command, touched, dict(request.headers)))
         # With a worker free the answer usually fits in the acknowledgement; with none, the command waits its turn,
         # so say so at once rather than spend Slack's 3 seconds waiting.
-        budget = deps.settings.slash_ack_budget_s if gate.worker_free() else 0
-        done, _ = await asyncio.wait({work}, timeout=budget) if budget else (set(), set())
+        claimed = gate.try_claim()
+        work = asyncio.create_task(_safe_answer(deps, client, command, touched, dict(request.headers), claimed))
+        done, _ = (await asyncio.wait({work}, timeout=deps.settings.slash_ack_budget_s) if claimed
+                   else (set(), set()))
         if done:
             await ack(**work.result())
         else:

@@ -145,9 +145,9 @@ class OrgStore:
                     await conn.execute(update(people).where(people.c.id == person_id).values(**values))
                     changes.append(f"person {spec.email}: " + ", ".join(_describe(k, row[k], values[k]) for k in diff))
             seen.add(spec.email)
-            aliases = {spec.email, *spec.gateway_ids}
+            aliases = set(spec.aliases)
             if row is not None and aliases != old_aliases.get(person_id, set()):
-                changes.append(f"person {spec.email}: gateway ids {', '.join(sorted(spec.gateway_ids)) or 'none'}")
+                changes.append(f"person {spec.email}: gateway ids {', '.join(sorted(aliases - {spec.email})) or 'none'}")
             alias_rows.extend({"alias": a, "person_id": person_id} for a in aliases)
         if alias_rows:
             await conn.execute(insert(person_aliases), alias_rows)

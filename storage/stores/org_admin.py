@@ -101,7 +101,9 @@ class OrgAdminStore:
         for p in person_rows:
             doc["people"].append(_drop_none({
                 "email": p["email"], "slack_id": p["slack_user_id"], "name": p["name"],
-                "team": slug_of.get(p["team_id"]), "gateway_ids": [a for a in aliases.get(p["id"], []) if a != p["email"]],
+                "team": slug_of.get(p["team_id"]), "gateway_ids": [a for a in aliases.get(p["id"], [])
+                                                                 if a != p["email"] and not a.startswith("github:")],
+                "github": [a.removeprefix("github:") for a in aliases.get(p["id"], []) if a.startswith("github:")] or None,
                 "monthly_budget_usd": _usd(p["monthly_budget_micros"])}))
         header = "# Exported by `tokenbot org export`: the org as the database has it, including changes made in Slack.\n"
         return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import Table, case, func, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.impact import Impact
 from bot.domain.org import Person, Team
+from storage.stores.impact import impact_parts, impacts_from_rows
 from storage.tables.core import people, team_usage_hourly, teams, usage_hourly
 from storage.tables.requests import budget_adjustments as adj
 
@@ -23,6 +25,8 @@ class MeFigures:
     team: WindowTotals
     person_raised: int
     team_raised: int
+    person_impact: tuple[Impact, Impact] | None = None  # cost per outcome over 7 and 30 days (storage.stores.impact)
+    team_impact: tuple[Impact, Impact] | None = None
 
 
 # What a report reads for a person whose team's timezone is known: (window start hours, to_hour, "YYYY-MM").
@@ -84,17 +88,25 @@ class ReportStore:
             parts += [window_sums(team_usage_hourly, team_usage_hourly.c.team_id == team_id, starts, to_hour,
                                   literal("t").label("kind")),
                       _raised("team", team_id, month, "rt", len(starts))]
+        # Cost per outcome rides in the same statement (its rows are labelled ip*/it*).
+        parts += impact_parts("person", person_id, to_hour, 4 * len(starts), "ip")
+        if team_id is not None:
+            parts += impact_parts("team", team_id, to_hour, 4 * len(starts), "it")
         rows = (await conn.execute(union_all(*parts))).all()
         out: dict[str, WindowTotals] = {"p": {}, "t": {}}
         raised = {"rp": 0, "rt": 0}
         n = len(starts)
+        impact_rows = []
         for row in rows:
             kind, model = row[0], row[1]
-            if kind in raised:
+            if kind.startswith("i"):
+                impact_rows.append(row)
+            elif kind in raised:
                 raised[kind] = int(row[2] or 0)
             else:
                 out[kind][model] = window_values(row[2:], n)
-        return MeFigures(out["p"], out["t"], raised["rp"], raised["rt"])
+        return MeFigures(out["p"], out["t"], raised["rp"], raised["rt"], impacts_from_rows(impact_rows, "ip"),
+                         impacts_from_rows(impact_rows, "it") if team_id is not None else None)
 
 
 def window_sums(table: Table, where, starts: Sequence[int], to_hour: int, *lead):  # noqa: ANN001, ANN201, ANN002

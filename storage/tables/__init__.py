@@ -7,3 +7,4 @@ from storage.tables import alerts  # noqa: F401
 from storage.tables import billing  # noqa: F401
 from storage.tables import slack  # noqa: F401
 from storage.tables import otlp  # noqa: F401
+from storage.tables import outcomes  # noqa: F401

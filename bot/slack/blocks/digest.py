@@ -5,6 +5,7 @@ from typing import Any
 
 from bot.domain.format import tokens, usd
 from bot.domain.digest_figures import DigestFigures
+from bot.domain.impact import cost_per_outcome_text, impact_lines, outcomes_text
 from bot.slack.blocks.me import budget_text, escape
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -75,6 +76,7 @@ def digest_message(f: DigestFigures, chart_file_id: str | None) -> dict[str, Any
     if f.spenders is not None:
         if f.spenders:
             lines = [f"{i}. {escape(s.name)}: {usd(s.cost_micros)} · {tokens(s.tokens)} tokens"
+                     + (f" · last 7 days {usd(s.shipped.spend_micros)}: {outcomes_text(s.shipped)}" if s.shipped else "")
                      for i, s in enumerate(f.spenders, 1)]
             people = "*Top spenders yesterday*\n" + "\n".join(lines)
         else:
@@ -82,6 +84,9 @@ def digest_message(f: DigestFigures, chart_file_id: str | None) -> dict[str, Any
     else:
         people = f"*Active people yesterday*: {f.active_people}"
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": people}})
+    if f.impact:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": ("*What the spend bought*\n" + impact_lines(f.impact))[:3000]}})
     if chart_file_id is not None:
         blocks.append({"type": "image", "slack_file": {"id": chart_file_id},
                        "alt_text": f"Daily spend of the last {len(f.daily)} days against the budget pace"})
@@ -105,5 +110,6 @@ def digest_plain(f: DigestFigures) -> str:
     else:
         lines.append(f"  active people yesterday: {f.active_people}")
     lines.append(f"  pending budget requests: {f.pending_requests}")
+    lines += [f"  last {i.days} days: {cost_per_outcome_text(i)}" for i in f.impact]
     lines.append(chart_fallback_text(f).replace("*", "").replace("`", ""))
     return "\n".join(lines)

@@ -6,6 +6,7 @@ from typing import Any
 from bot.domain.budget import BudgetLine, Totals
 from bot.domain.org import OrgInfo
 from bot.domain.format import bar, escape, tokens, usd
+from bot.domain.impact import cost_per_outcome_text, impact_lines
 from bot.domain.summary import MeReport
 
 REQUEST_BUDGET_ACTION = "budget_request_open"
@@ -53,6 +54,8 @@ def me_message(report: MeReport) -> dict[str, Any]:
     if u.top_models:
         lines = [f"• `{escape(m)}`: {usd(t.cost_micros)} · {tokens(t.tokens)} tokens" for m, t in u.top_models]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*Top models this month*\n" + "\n".join(lines)}})
+    if report.impact is not None:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": impact_text(report)[:3000]}})
     context = [f"{who} · {escape(report.team.name) if report.team else 'no team'} · "
                f"times in {u.now_local.tzname()} ({u.now_local:%b %-d, %H:%M})"]
     if u.month.unpriced_requests:
@@ -68,6 +71,14 @@ def me_message(report: MeReport) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": summary, "blocks": blocks}
 
 
+def impact_text(report: MeReport) -> str:
+    """What the spend bought: yours over 7 and 30 days, and your team's over 30, with the revert rate beside."""
+    text = "*What your spend bought*\n" + impact_lines(report.impact or ())
+    if report.team is not None and report.team_impact is not None:
+        text += f"\n*{escape(report.team.name)}, last 30 days*: {cost_per_outcome_text(report.team_impact[1])}"
+    return text
+
+
 HELP_TEXT = (
     "*tokenbot* shows what you spend on AI and what is left.\n"
     "• `/tokens me`: your spend today, this week and this month, your budget and when it runs out\n"
@@ -77,6 +88,7 @@ HELP_TEXT = (
     "• `/tokens team [slug]`: your team's (or another team's) spend against its budget\n"
     "• `/tokens top [slug]`: the team's top spenders, where its privacy setting allows\n"
     "• `/tokens models [slug]`: spend by model, and what a smaller model would have cost\n"
+    "• `/tokens impact [slug]`: what the spend bought: cost per merged PR and per deploy, with the revert rate\n"
     "• `/tokens admin`: change budgets, approvers and digest channels (org admins)\n"
     "• `/tokens help`: this help"
 )
@@ -112,6 +124,8 @@ def me_plain(report: MeReport) -> str:
         lines.append(f"  model {model}: {usd(t.cost_micros)}, {tokens(t.tokens)} tokens")
     if u.month.unpriced_requests:
         lines.append(f"  {u.month.unpriced_requests:,} request(s) had no known price (counted at $0)")
+    for i in report.impact or ():
+        lines.append(f"  last {i.days} days: {cost_per_outcome_text(i)}")
     return "\n".join(lines)
 
 

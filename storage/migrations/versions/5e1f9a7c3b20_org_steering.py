@@ -1,7 +1,7 @@
 """org file preferred models and team steering (issue 17, part 4)
 
 Revision ID: 5e1f9a7c3b20
-Revises: d284f5f95b3f
+Revises: 890607d4858a
 Create Date: 2026-11-22 22:15:00
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = '5e1f9a7c3b20'
-down_revision = 'd284f5f95b3f'
+down_revision = '890607d4858a'
 branch_labels = None
 depends_on = None
 

@@ -83,3 +83,12 @@ async def test_sigterm_stops_socket_mode_within_seconds(tmp_path: Path, fake_sla
         await asyncio.sleep(0.1)
     assert fake_slack.sockets == 1, replica.log_tail()
     await _stops_promptly(replica)
+
+
+async def test_slack_unreachable_at_start_up_is_not_a_refusal(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there: connection refused
+    env = env_for(tmp_path, None, SLACK_BOT_TOKEN="xoxb-good", SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                  TOKENBOT_SLACK_API_URL=closed)
+    replica = await start_tokenbot("offline", tmp_path, env)  # ingestion and health start; Slack calls retry later
+    assert "could not check SLACK_BOT_TOKEN" in replica.log_tail()
+    await _stops_promptly(replica)

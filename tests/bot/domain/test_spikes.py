@@ -164,3 +164,18 @@ def test_an_hour_filling_up_at_a_steady_rate_is_one_message() -> None:
     assert [(v.kind, v.value) for v in sent] == [("new", 30.0)]
     # The next hour runs at twice that rate: $60 in its first quarter ($240/h against $120/h): one escalation.
     assert [v.kind for v in scan(det, series[:h] + [120.0, 60.0], h + 1, elapsed=0.25)] == ["escalation"]
+
+
+def test_a_rise_too_small_for_the_gates_alerts_once_it_has_lasted() -> None:
+    series = office_spend(days=35, noise=0.05)
+    start = at(29, 10)
+    damp = HOURLY.damp_fraction * HOURLY.min_excess
+    for i in range(start, start + 8):  # each hour 2.5 spreads above its (lifting) baseline: below both gates
+        base = baseline(series, i, HOURLY)
+        assert base is not None
+        series[i] = (base.expected + damp) * math.exp(2.5 * base.spread) - damp
+
+    verdicts = detect(series, HOURLY)
+
+    assert len(verdicts) == 1 and start + 2 <= verdicts[0].index <= start + 7
+    assert detect(series[:start + 2], HOURLY) == []  # two such hours are not enough

@@ -74,7 +74,8 @@ def test_ingestion_never_500s_and_keeps_the_valid_events(tmp_path: Path) -> None
 
 def test_slash_command_text_never_500s(tmp_path: Path) -> None:
     with ThreadedBot(lambda slack: bot_settings(tmp_path, slack), NOW, ORG_YAML) as bot:
-        words = st.sampled_from(["me", "help", "request", "requests", "pending", "team", "top", "models", "admin",
+        words = st.sampled_from(["me", "help", "request", "requests", "pending", "team", "top", "models", "impact",
+                                 "admin",
                                  "50", "$1,000.50", "-3", "<@U0ADA|ada>", "<!channel>", "<#C1|x>", "platform", "ü"])
 
         @FUZZ

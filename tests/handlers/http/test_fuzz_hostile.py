@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import select
 
@@ -136,7 +136,7 @@ async def test_forged_slack_payloads_never_5xx(bot) -> None:  # noqa: ANN001
     rng = random.Random(1601)
     url = bot.slack.response_url("fuzz")
     await bot.sender.command("request 50 fuzzing the forms", "U0ADA", url)  # request #1 exists for the buttons
-    originals = [json.loads(dict(__import__("urllib.parse").parse.parse_qsl(b))["payload"]) for b in (
+    originals = [json.loads(dict(parse_qsl(b))["payload"]) for b in (
         block_action_body("budget_request_approve", "1", "U0BOSS", url),
         block_action_body("budget_request_deny", "1", "U0BOSS", url),
         block_action_body("budget_request_cancel", "1", "U0ADA", url),

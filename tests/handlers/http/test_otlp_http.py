@@ -246,7 +246,7 @@ async def test_a_source_authoritative_for_a_provider_counts_it_and_otlp_shows_th
     # `tokenbot reconcile` shows it
     from bot.cli.main import cmd_reconcile
 
-    assert await cmd_reconcile(bot.deps.settings, Namespace(month="2026-11", provider=None, all_days=False)) == 0
+    assert await cmd_reconcile(bot.deps.settings, Namespace(month="2026-11", provider=None, all_days=False, breakdown=False)) == 0
     assert (f"overlap 2026-11: 3 requests (${(24_600 + alan_cost) / 1e6:.2f}) reported by otlp and counted from "
             "litellm (org file `sources:`), not counted twice") in capsys.readouterr().out
 

@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 

@@ -24,7 +24,8 @@ async def test_team_totals_for_members_and_names_only_for_approvers(bot) -> None
     assert "*Active people this month*\n2" in as_member
     assert "Top spenders" not in as_member and "<@U0ADA>" not in as_member  # platform does not share names
     as_approver = shown(await bot.sender.command("team platform", "U0BOSS", bot.slack.response_url()))
-    assert "1. <@U0ADA>: $30.00\n2. <@U0ALAN>: $12.50" in as_approver
+    assert ("1. <@U0ADA>: $30.00 · no recorded outcomes\n2. <@U0ALAN>: $12.50 · no recorded outcomes"
+            in as_approver)
     assert "*Platform budget*: $42.50 of $1,000.00 (4%)" in as_approver
 
 

@@ -64,23 +64,23 @@ async def test_expected_is_pressed_once_shows_on_the_card_and_quiets_the_next_si
     assert "Only the team's approvers or an admin" in bot.slack.responses[-1]["text"]
     assert updates(bot) == [] and await count(bot, warning_feedback) == 0
 
-    # The approver and an admin press at the same moment (two clicks, or one delivered twice): one counts.
+    # The approver and an admin press Expected at the same moment (a press delivered twice looks the same): one counts.
     await asyncio.gather(press(bot, card, "warning_expected", "U0BOSS", "boss"),
-                         press(bot, card, "warning_snooze", "U0ADMIN", "admin"))
+                         press(bot, card, "warning_expected", "U0ADMIN", "admin"))
     await wait_for(lambda: len(bot.slack.responses) >= 3 and updates(bot))
     await asyncio.sleep(0.2)
     [update] = updates(bot)
     assert await count(bot, warning_feedback) == 1
     [row] = await _audit(bot)
-    answers = sorted(r["text"] for r in bot.slack.responses[1:])
-    assert any(a.startswith("Already ") for a in answers)
+    winner, loser = row["actor"], ({"U0BOSS", "U0ADMIN"} - {row["actor"]}).pop()
+    answers = {r["text"] for r in bot.slack.responses[1:]}
+    assert f"Already marked expected by <@{winner}>." in answers
+    assert "Noted: up to $60.00/h is normal for Platform for the next 30 days." in answers
     shown = block_texts(blocks_of(update))
     assert "Platform's AI spend 16:00–17:00 CET so far is $60.00" in shown  # the warning itself stays
     assert "Snooze 24 h" not in shown  # the buttons are gone
-    if row["action"] == "warning_expected":
-        assert "Marked expected by <@U0BOSS>: spend up to $60.00/h is normal here until" in shown
-    else:
-        assert "Snoozed by <@U0ADMIN>: no spike or budget warnings about this until" in shown
+    assert f"Marked expected by <@{winner}>: spend up to $60.00/h is normal here until" in shown
+    assert loser not in shown
 
     # The next day, at the same hour, a similar spike (Ada's $55): the team's channel hears nothing more.
     next_day = HOUR0 + timedelta(days=1)
@@ -125,3 +125,23 @@ async def _audit(bot) -> list[dict]:  # noqa: ANN001
     async with bot.deps.engine.connect() as conn:
         rows = await conn.execute(select(audit_log).where(audit_log.c.action.like("warning_%")).order_by(audit_log.c.id))
         return [dict(r) for r in rows.mappings()]
+
+
+async def test_expected_on_a_budget_line_mutes_the_rest_of_the_month(bot) -> None:  # noqa: ANN001
+    day = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    await spend(bot, [(day, "alan", "gpt-4o", 550.0)], "a")  # 55% of Platform's $1,000
+    await scan(bot.deps, poster(bot))
+
+    def lines() -> list:
+        return [c for c in bot.slack.posted if c.params["channel"] == "C0PLAT" and "AI budget has passed" in message_text(c)]
+
+    [card] = lines()
+    assert "has passed 50%" in message_text(card)
+    await press(bot, card, "warning_expected", "U0BOSS")
+    await wait_for(lambda: updates(bot))
+    assert "Marked expected by <@U0BOSS>: no more budget warnings this month until" in block_texts(
+        blocks_of(updates(bot)[0]))
+    await spend(bot, [(day + timedelta(hours=1), "alan", "gpt-4o", 300.0)], "b")  # 85%: past the 80% line
+    await scan(bot.deps, poster(bot))
+    assert len(lines()) == 1
+    assert [r["action"] for r in await _audit(bot)] == ["warning_expected"]
