@@ -31,8 +31,9 @@ def signal_message(f: Finding, who: str, tz: ZoneInfo, team_name: str | None = N
         team = escape(team_name) if team_name else "the team"
         text = (f":hourglass: *Spend without outcomes*: {whose} AI spend was {usd(e['spent_micros'])} over "
                 f"{e['days']} days since {first} ({usd(e['per_day_micros'])} a day, above {usd(e['line_micros'])} a "
-                f"day) with no merged pull request or deploy recorded, while {team} recorded {e['team_outcomes']:,} "
-                "outcomes in the same days.\nIf the work shipped somewhere tokenbot does not see, mark this expected.")
+                f"day) with no outcome of {'theirs' if to_approver else 'yours'} recorded (a merged pull request, a "
+                f"deploy, a closed ticket), while {team} recorded {e['team_outcomes']:,} outcomes in the same days.\n"
+                "If the work shipped somewhere tokenbot does not see, mark this expected.")
     else:
         text = (f":rotating_light: *Runaway session*: {whose} session `{escape(str(e['session'])[:40])}` spent "
                 f"{usd(e['hour_micros'])} within an hour, {e['times']:g}× {'their' if to_approver else 'your'} usual "

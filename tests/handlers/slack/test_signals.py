@@ -187,8 +187,8 @@ async def test_burn_without_outcome_while_the_team_ships(bot) -> None:  # noqa: 
     await scan_signals(bot.deps, poster(bot))
     [dm] = signals_to(bot, "U0ADA")
     assert ("Spend without outcomes*: Your AI spend was $180.00 over 3 days since Nov 15 ($60.00 a day, above $50.00 "
-            "a day) with no merged pull request or deploy recorded, while Platform recorded 4 outcomes in the same "
-            "days.") in message_text(dm)
+            "a day) with no outcome of yours recorded (a merged pull request, a deploy, a closed ticket), while Platform "
+            "recorded 4 outcomes in the same days.") in message_text(dm)
     assert signals_to(bot, "U0ALAN") == []
     bot.clock.set(NOW + timedelta(hours=3))
     await scan_signals(bot.deps, poster(bot))
