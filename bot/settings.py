@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     spike_min_usd: float = Field(default=5.0, ge=0, validation_alias="TOKENBOT_SPIKE_MIN_USD")
     scan_interval_s: int = Field(default=300, ge=30, validation_alias="TOKENBOT_SCAN_INTERVAL_S")
     digest_concurrency: int = Field(default=4, ge=1, le=64, validation_alias="TOKENBOT_DIGEST_CONCURRENCY")
+    # Runaway and tokenmaxxing signals (bot/domain/signals.py): what counts as a loop, a runaway session, idle burn.
+    signal_loop_requests: int = Field(default=20, ge=3, le=10_000, validation_alias="TOKENBOT_SIGNAL_LOOP_REQUESTS")
+    signal_loop_window_s: int = Field(default=600, ge=60, le=86400, validation_alias="TOKENBOT_SIGNAL_LOOP_WINDOW_S")
+    signal_runaway_factor: float = Field(default=8.0, ge=1.5, le=1000, validation_alias="TOKENBOT_SIGNAL_RUNAWAY_FACTOR")
+    signal_runaway_min_usd: float = Field(default=20.0, ge=0, validation_alias="TOKENBOT_SIGNAL_RUNAWAY_MIN_USD")
+    signal_idle_usd_per_day: float = Field(default=50.0, ge=0, validation_alias="TOKENBOT_SIGNAL_IDLE_USD_PER_DAY")
+    signal_idle_days: int = Field(default=3, ge=1, le=60, validation_alias="TOKENBOT_SIGNAL_IDLE_DAYS")
     # Gateway and provider usage pollers (bot/pollers/); each is off until its URL/key is set.
     admin_digest_hour: int = Field(default=8, ge=0, le=23, validation_alias="TOKENBOT_ADMIN_DIGEST_HOUR")  # UTC
     retention_days: int = Field(default=400, ge=7, validation_alias="TOKENBOT_RETENTION_DAYS")  # raw events; rollups stay

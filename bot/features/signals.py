@@ -38,6 +38,17 @@ class SignalResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
+def signal_config(deps: Deps) -> SignalConfig:
+    """The detectors' thresholds from the settings (TOKENBOT_SIGNAL_*); the rest are SignalConfig's defaults."""
+    s = deps.settings
+    return SignalConfig(loop_requests=s.signal_loop_requests, loop_window_s=s.signal_loop_window_s,
+                        loop_severe_requests=max(SignalConfig.loop_severe_requests, 5 * s.signal_loop_requests),
+                        runaway_factor=s.signal_runaway_factor,
+                        runaway_min_micros=round(s.signal_runaway_min_usd * 1_000_000),
+                        idle_day_micros=round(s.signal_idle_usd_per_day * 1_000_000), idle_days=s.signal_idle_days,
+                        idle_severe_days=max(SignalConfig.idle_severe_days, 2 * s.signal_idle_days))
+
+
 async def find(deps: Deps, cfg: SignalConfig, mutes: dict[tuple[str, int], Muting], now_ts: int) -> list[Finding]:
     """Every finding the data shows now, with each person's *expected* levels applied."""
     store = SignalStore(deps.engine)
@@ -68,7 +79,7 @@ async def scan_signals(deps: Deps, poster: SlackOutbox | None = None, runs: RunL
     if poster is None and not dry_run:
         return result
     runs = runs or RunLog(deps.engine)
-    cfg = cfg or SignalConfig()
+    cfg = cfg or signal_config(deps)
     now_ts = int(deps.clock.now().timestamp())
     mutes = muting(await FeedbackStore(deps.engine).in_force(now_ts), now_ts)
     findings = [f for f in await find(deps, cfg, mutes, now_ts) if f.detected_at >= now_ts - ALERTABLE_S[f.kind]
