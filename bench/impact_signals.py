@@ -1,6 +1,10 @@
 """Quality of the runaway and tokenmaxxing signals on a synthetic month of a 200-person org.
 
-Run: python bench/impact_signals.py [--seed 17] [--people 200]
+Run: python bench/impact_signals.py [--seed 17] [--people 200] [--db-days 7]
+
+With --db-days N, the last N days of the synthetic month (up to a weekday 15:00 UTC) are also ingested into a fresh
+SQLite database through the product's ingestion, and the product's scan (`scan_signals`, dry run) is timed there
+against its 2-minute interval.
 
 The org: 10 teams of 20, five weeks from a Monday (the first week is history only: the usual hour of a person needs
 it; the last four weeks are scored). Workdays: one to three agent sessions per person (a session id each, 20-150
@@ -244,10 +248,57 @@ def score(world: World, sent: list[tuple[int, Finding]], scored_from: int) -> di
     return out
 
 
+async def time_scan(world: World, people: int, days: int) -> str:
+    """Ingest the last `days` days into SQLite and time the product's scan at a weekday 15:00 UTC."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from bot.app import build_deps
+    from bot.clock import ManualClock
+    from bot.domain.org import parse_org
+    from bot.features.signals import scan_signals
+    from bot.settings import load_settings
+
+    end_day = START // DAY_S + DAYS - 1
+    while (end_day - 4) % 7 >= 5:
+        end_day -= 1
+    at = end_day * DAY_S + 15 * 3600
+    org = "org: {name: Bench}\nteams:\n" + "".join(
+        f"  - {{slug: t{t}, name: Team {t}, timezone: UTC, approvers: [U0BOSS{t:03d}]}}\n"
+        for t in range(1, people // TEAM_SIZE + 2)) + "people:\n" + "".join(
+        f"  - {{email: p{p}@bench.example, slack_id: U0P{p:05d}, team: t{world.team_of[p]}, gateway_ids: [p{p}]}}\n"
+        for p in range(people))
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/signals.db")
+        deps = await build_deps(settings, ManualClock(datetime.fromtimestamp(at, UTC)))
+        await deps.org.sync(parse_org(org), at)
+        items = [{"id": f"r{pid}-{i}", "timestamp": r.ts, "user": f"p{pid}", "model": r.model, "input_tokens": 1000,
+                  "output_tokens": 100, "cost_usd": r.cost_micros / 1e6,
+                  "metadata": {k: v for k, v in (("prompt_fingerprint", r.fingerprint), ("session_id", r.session)) if v}}
+                 for pid, rs in world.requests.items() for i, r in enumerate(rs) if at - days * DAY_S <= r.ts <= at]
+        t0 = time.perf_counter()
+        accepted = 0
+        for i in range(0, len(items), 2000):
+            accepted += (await deps.ingestion.ingest_items(items[i:i + 2000])).accepted
+        assert accepted == len(items), (accepted, len(items))
+        ingest_s = time.perf_counter() - t0
+        window = sum(1 for it in items if it["timestamp"] >= at - 3 * 3600)
+        samples = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            result = await scan_signals(deps, dry_run=True)
+            samples.append(time.perf_counter() - t0)
+        await deps.close()
+    return (f"product scan on SQLite ({len(items):,} events over {days} days ingested in {ingest_s:.1f} s; "
+            f"{window:,} in its 3-hour window; {len(result.found)} findings): median "
+            f"{statistics.median(samples) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms (interval 120,000 ms)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--people", type=int, default=200)
+    ap.add_argument("--db-days", type=int, default=0)
     args = ap.parse_args()
     t0 = time.perf_counter()
     world = build(args.seed, args.people)
@@ -288,6 +339,10 @@ def main() -> int:
     for at, f in false[:10]:
         print(f"  false: {f.kind} person {f.person_id} at day {(at - START) / DAY_S:.2f} level {f.level:,}"
               f" {short_hash(f.key, 6)}")
+    if args.db_days:
+        import asyncio
+
+        print(asyncio.run(time_scan(world, args.people, args.db_days)))
     return 0 if loops_ok and rate < 0.1 else 1
 
 
