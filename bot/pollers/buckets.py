@@ -53,8 +53,23 @@ async def poll_hourly_buckets(deps: Deps, *, source: str, label: str, url: str, 
     now = int(deps.clock.now().timestamp())
     end = (now - settle_s) // HOUR * HOUR
     stored = await cursors.get(source)
+    # Hours this install read before usage was grouped by every billing dimension hold one event per model whose
+    # figures include batch and priority usage; re-read now, those would come back as extra events beside it and
+    # count twice. So a backfill does not go back past the hour the grouped reads began.
+    grouped_key = f"{source}:grouped_from"
+    grouped_from = await cursors.get(grouped_key)
+    if grouped_from is None:
+        grouped_from = 0 if stored is None else stored  # a fresh install never read the old way
+        await cursors.set(grouped_key, grouped_from, now)
     if since is not None:
         start = since // HOUR * HOUR
+        if start < grouped_from:
+            log.warning("%s: not re-reading before %s: those hours were read before usage was grouped by billing "
+                        "dimension, and reading them again would count batch and priority usage twice",
+                        label, iso(grouped_from))
+            report.notes.append(f"started at {iso(grouped_from)}, not {iso(start)}: the hours before were read "
+                                "before usage was grouped by billing dimension (re-reading would count some twice)")
+            start = grouped_from
     elif stored is not None:
         start = stored
     else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -28,6 +28,7 @@ class PollReport:
     cursor: int | None = None  # read completely up to here (epoch seconds, UTC)
     error: str | None = None
     first: int | None = None  # where this read started (epoch seconds, UTC)
+    notes: list[str] = field(default_factory=list)  # what the person who ran it should know (not errors)
 
     @property
     def ok(self) -> bool:
@@ -45,6 +46,7 @@ class PollReport:
             upto = f"read {iso(self.first)} .. {iso(self.cursor)}"
         line = (f"{self.source}: {self.accepted:,} new events, {self.duplicates:,} already known, "
                 f"{self.rejected:,} rejected, {self.pages:,} pages; {upto}")
+        line += "".join(f"\n{self.source}: {note}" for note in self.notes)
         return line + (f"\n{self.source}: ERROR {self.error}" if self.error else "")
 
 

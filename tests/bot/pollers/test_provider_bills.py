@@ -133,6 +133,22 @@ async def test_reading_the_month_again_counts_nothing_twice(bot, providers) -> N
     assert await CursorStore(bot.deps.engine).get(OPENAI_SOURCE) == int(NOW.timestamp()) // 3600 * 3600
 
 
+async def test_a_backfill_does_not_reread_hours_read_before_the_grouping_by_dimension(bot, providers) -> None:  # noqa: ANN001
+    """An install that polled before usage was grouped by billing dimension (its cursor is set, the marker is not):
+    those hours hold one event per model with batch and priority folded in, so a backfill starts where the grouped
+    reads began and says so, instead of adding the batch and priority groups beside them."""
+    _month, openai, anthropic = providers
+    upgraded_at = int(datetime(2026, 11, 10, tzinfo=UTC).timestamp())
+    await CursorStore(bot.deps.engine).set(OPENAI_SOURCE, upgraded_at, upgraded_at)
+    report = await poll_openai_usage(deps_for(bot, openai, anthropic),
+                                     since=int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()))
+    assert report.ok and report.first == upgraded_at
+    assert "started at 2026-11-10T00:00:00Z" in report.summary() and "count some twice" in report.summary()
+    async with bot.deps.engine.connect() as conn:
+        earliest = (await conn.execute(select(func.min(usage_events.c.ts)))).scalar_one()
+    assert earliest >= upgraded_at
+
+
 async def test_request_counts_are_the_providers_own(bot, providers) -> None:  # noqa: ANN001
     month, openai, anthropic = providers
     await bot.deps.org.sync(parse_org(ORG_YAML.replace("gateway_ids: [ada, sk-ada]", "gateway_ids: [ada, key_ada1]")),
