@@ -274,7 +274,8 @@ async def time_scan(world: World, people: int, days: int) -> str:
         await deps.org.sync(parse_org(org), at)
         items = [{"id": f"r{pid}-{i}", "timestamp": r.ts, "user": f"p{pid}", "model": r.model, "input_tokens": 1000,
                   "output_tokens": 100, "cost_usd": r.cost_micros / 1e6,
-                  "metadata": {k: v for k, v in (("prompt_fingerprint", r.fingerprint), ("session_id", r.session)) if v}}
+                  "metadata": {k: v for k, v in (("prompt_fingerprint", r.fingerprint and short_hash(r.fingerprint, 32)),
+                                                 ("session_id", r.session)) if v}}
                  for pid, rs in world.requests.items() for i, r in enumerate(rs) if at - days * DAY_S <= r.ts <= at]
         t0 = time.perf_counter()
         accepted = 0

@@ -8,6 +8,7 @@ them (`levels`): the next finding must be at least twice as big."""
 from __future__ import annotations
 
 import hashlib
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,8 @@ RUNAWAY = "runaway"
 IDLE = "idle"
 KINDS = (LOOP, RUNAWAY, IDLE)
 DAY_S = 86400
+# A fingerprint is a hash (hex or base64), never a prompt: anything else is not used for loop detection.
+FINGERPRINT_RE = re.compile(r"^[A-Za-z0-9+/=_-]{8,128}$")
 
 
 @dataclass(frozen=True)
@@ -200,4 +203,5 @@ def request_of(ts: int, person_id: int, cost_micros: int | None, model: str, met
     fp = meta.get("prompt_fingerprint")
     session = meta.get("session_id") or meta.get("session.id") or meta.get("trace_id")
     return Request(ts, person_id, max(cost_micros or 0, 0), model,
-                   fp if isinstance(fp, str) and fp else None, session if isinstance(session, str) and session else None)
+                   fp if isinstance(fp, str) and FINGERPRINT_RE.match(fp) else None,
+                   session if isinstance(session, str) and session else None)

@@ -72,7 +72,8 @@ def test_burn_without_outcome_needs_days_over_the_line_no_own_outcome_and_a_team
 
 
 def test_requests_take_the_fingerprint_and_session_from_any_sources_metadata() -> None:
-    r = request_of(T0, 1, None, "m", {"prompt_fingerprint": "ab", "session_id": "s"})
-    assert (r.fingerprint, r.session, r.cost_micros) == ("ab", "s", 0)
+    r = request_of(T0, 1, None, "m", {"prompt_fingerprint": "ab12cd34ef", "session_id": "s"})
+    assert (r.fingerprint, r.session, r.cost_micros) == ("ab12cd34ef", "s", 0)
+    assert request_of(T0, 1, 5, "m", {"prompt_fingerprint": "fix the failing test"}).fingerprint is None  # text
     assert request_of(T0, 1, 5, "m", {"trace_id": "t"}).session == "t"
     assert request_of(T0, 1, 5, "m", "not a dict").fingerprint is None
