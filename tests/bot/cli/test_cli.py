@@ -109,7 +109,7 @@ def test_audit_csv(tmp_path: Path) -> None:
     async def seed() -> None:
         deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
         await deps.requests.audit(int(time.time()), "U0BOSS", "approved", 7, {"amount_micros": 5})
-        await deps.engine.dispose()
+        await deps.close()
 
     asyncio.run(seed())
     result = run(tmp_path, "audit", "--since", "2020-01-01")
@@ -135,7 +135,7 @@ def test_sync_refuses_to_undo_changes_made_in_slack(tmp_path: Path) -> None:
         deps = await build_deps(load_settings(TOKENBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"))
         team = await deps.org.team_by_slug("platform")
         await OrgAdminStore(deps.engine).set_team_budget(team.id, 2_000_000_000, "U0ADMIN", 0)
-        await deps.engine.dispose()
+        await deps.close()
 
     asyncio.run(admin_edit())
     refused = run(tmp_path, "org", "sync", str(org))
@@ -203,7 +203,7 @@ def test_usage_show_team_counts_approved_raises(tmp_path: Path) -> None:
             now)
         assert await deps.requests.decide(request.id, "team", "approved", "U0BOSS", now, adjustment={
             "scope": "team", "subject_id": team.id, "amount_micros": 500_000_000, "month": month})
-        await deps.engine.dispose()
+        await deps.close()
 
     asyncio.run(seed())
     shown = run(tmp_path, "usage", "show", "--team", "platform")

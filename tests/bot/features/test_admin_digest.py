@@ -20,7 +20,7 @@ async def test_admin_digest_once_per_day_across_processes(bot) -> None:
     try:
         sent = await asyncio.gather(run_admin_digest(bot.deps), run_admin_digest(other))
     finally:
-        await other.engine.dispose()
+        await other.close()
     assert sorted(sent) == [0, 1]
     [call] = [c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0ADMIN"]
     assert call.params["text"] == "AI spend: 1 of 2 teams are projected over budget this month"

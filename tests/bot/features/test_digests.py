@@ -83,7 +83,7 @@ async def test_two_processes_post_each_digest_once(bot) -> None:
             await asyncio.gather(run_due_digests(bot.deps, poster(bot)), run_due_digests(other, poster(bot)),
                                  run_due_digests(bot.deps, poster(bot)))
     finally:
-        await other.engine.dispose()
+        await other.close()
     assert sorted(c.params["channel"] for c in bot.slack.posted) == ["C0PLAT", "C0RES"]
 
 

@@ -91,7 +91,7 @@ async def test_spike_warns_once_per_episode_and_escalates(bot) -> None:
     try:
         await asyncio.gather(scan(bot.deps, poster(bot)), scan(other, poster(bot)))
     finally:
-        await other.engine.dispose()
+        await other.close()
     team = [t for t in texts(bot, "C0PLAT") if "spike" in t]
     assert len(team) == 1
     assert ("*Spend spike*: Platform's AI spend 16:00–17:00 CET so far is $60.00, 30.0× the usual $2.00 for a "

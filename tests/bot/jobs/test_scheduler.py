@@ -43,7 +43,7 @@ async def test_each_slot_runs_in_one_replica_and_is_counted(bot) -> None:
         bot.clock.advance(timedelta(seconds=60))
         assert await b.run("demo", 60, lambda: job("b"))  # the next slot runs
     finally:
-        await other.engine.dispose()
+        await other.close()
     assert len(ran) == 2
     text = (bot.deps.metrics.render() + other.metrics.render()).decode()
     assert 'tokenbot_job_runs_total{job="demo",outcome="ok"} 1.0' in text

@@ -114,7 +114,7 @@ async def test_429_honours_retry_after_and_open_hour_waits(bot, anthropic) -> No
         report = await poll_anthropic_usage(restarted)
         assert report.ok and report.accepted == 1 and report.cursor == H + 3600
     finally:
-        await restarted.engine.dispose()
+        await restarted.close()
 
 
 async def test_headers_and_configuration_errors(bot, anthropic) -> None:  # noqa: ANN001

@@ -148,7 +148,7 @@ async def test_after_an_outage_it_resumes_from_the_cursor(bot, openai) -> None: 
         assert again.ok and again.first_day == "2026-11-01" and again.new_days == 0
         assert again.cursor == await CursorStore(bot.deps.engine).get(OPENAI_SOURCE) == day_ts("2026-11-18")
     finally:
-        await restarted.engine.dispose()
+        await restarted.close()
 
 
 async def test_429_backs_off_then_succeeds(bot, anthropic) -> None:  # noqa: ANN001

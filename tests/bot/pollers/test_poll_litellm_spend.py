@@ -104,7 +104,7 @@ async def test_restart_resumes_from_the_stored_cursor(bot, litellm) -> None:  # 
         assert litellm.calls[0][1]["start_date"] == "2026-11-18 15:20:00"  # where the first poll stopped
         assert litellm.calls[-1][1]["end_date"] == "2026-11-18 15:50:00"
     finally:
-        await restarted.engine.dispose()
+        await restarted.close()
 
 
 async def test_429_is_retried_after_the_wait_it_asks_for(bot, litellm) -> None:  # noqa: ANN001

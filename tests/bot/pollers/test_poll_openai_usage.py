@@ -151,7 +151,7 @@ async def test_restart_resumes_from_the_stored_cursor(bot, openai) -> None:  # n
         assert report.ok and report.cursor == H + 2 * 3600
         assert ("start_time", str(H)) in openai.calls[0]
     finally:
-        await restarted.engine.dispose()
+        await restarted.close()
 
 
 async def test_not_configured_and_wrong_key(bot, openai) -> None:  # noqa: ANN001

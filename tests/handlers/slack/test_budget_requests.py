@@ -248,7 +248,7 @@ async def test_restart_between_request_and_decision(bot, tmp_path) -> None:  # n
         await wait_for(lambda: bot.slack.calls_to("chat.update"))
     finally:
         await runner.cleanup()
-        await deps2.engine.dispose()
+        await deps2.close()
     assert await request_status(bot) == "approved"
     assert "Approved by <@U0BOSS>" in card_texts(bot.slack.calls_to("chat.update")[0].params)
 
