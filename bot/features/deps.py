@@ -49,7 +49,7 @@ class Deps:
 
     @property
     def outcomes(self) -> OutcomeStore:
-        """Outcome events (pull requests, commits), OTLP counter state and the sources' overlap."""
+        """Outcome events (OTLP counters, GitHub, other systems), OTLP counter state and the sources' overlap."""
         return OutcomeStore(self.engine, self.ledger.writer)
 
     @property

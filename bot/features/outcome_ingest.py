@@ -9,7 +9,7 @@ from typing import Any
 from bot.domain.outcomes import GithubDelivery, parse_github, parse_outcomes
 from bot.domain.usage_events import Rejection
 from bot.features.ingestion import Ingestion
-from storage.stores.outcome_records import OutcomeRecorder, RecordResult
+from storage.stores.outcomes import OutcomeStore, RecordResult
 
 
 @dataclass
@@ -26,7 +26,7 @@ class OutcomesReport:
 
 
 class OutcomeIngest:
-    def __init__(self, ingestion: Ingestion, recorder: OutcomeRecorder) -> None:
+    def __init__(self, ingestion: Ingestion, recorder: OutcomeStore) -> None:
         self.ingestion = ingestion
         self.recorder = recorder
 

@@ -19,7 +19,6 @@ from bot.features.outcome_ingest import OutcomeIngest
 from handlers.http.guard import error, read_capped
 from handlers.http.usage import handle_ingest
 from storage.db import DATABASE_UNAVAILABLE
-from storage.stores.outcome_records import OutcomeRecorder
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ async def github_webhook(request: web.Request, deps: Deps, ingest: OutcomeIngest
 
 
 def register(web_app: web.Application, deps: Deps) -> None:
-    ingest = OutcomeIngest(deps.ingestion, OutcomeRecorder(deps.engine, deps.ledger.writer))
+    ingest = OutcomeIngest(deps.ingestion, deps.outcomes)
 
     async def post_github(request: web.Request) -> web.Response:
         return await github_webhook(request, deps, ingest)

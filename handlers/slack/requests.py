@@ -69,16 +69,20 @@ async def _refresh_homes(deps: Deps, outcome: request_flow.Outcome) -> None:
         await publish_home(deps, user_id)
 
 
-async def on_approve(ack, body: dict[str, Any], respond, context) -> None:  # noqa: ANN001
-    await ack()
-    deps: Deps = context["deps"]
+async def _decide_from_button(deps: Deps, body: dict[str, Any], respond, decide) -> None:  # noqa: ANN001
+    """Approve or Cancel: the button names the request; the flow re-checks who pressed it and decides."""
     rid = request_id(action_value(body))
     if rid is None:
         await _say_privately(respond, BROKEN_BUTTON)
         return
-    outcome = await request_flow.approve(deps, rid, user_of(body))
+    outcome = await decide(deps, rid, user_of(body))
     await _say_privately(respond, outcome.text)
     await _refresh_homes(deps, outcome)
+
+
+async def on_approve(ack, body: dict[str, Any], respond, context) -> None:  # noqa: ANN001
+    await ack()
+    await _decide_from_button(context["deps"], body, respond, request_flow.approve)
 
 
 async def on_deny(ack, body: dict[str, Any], client: AsyncWebClient, respond, context) -> None:  # noqa: ANN001
@@ -120,14 +124,7 @@ async def on_deny_submit(ack, body: dict[str, Any], view: dict[str, Any], contex
 
 async def on_cancel(ack, body: dict[str, Any], respond, context) -> None:  # noqa: ANN001
     await ack()
-    deps: Deps = context["deps"]
-    rid = request_id(action_value(body))
-    if rid is None:
-        await _say_privately(respond, BROKEN_BUTTON)
-        return
-    outcome = await request_flow.cancel(deps, rid, user_of(body))
-    await _say_privately(respond, outcome.text)
-    await _refresh_homes(deps, outcome)
+    await _decide_from_button(context["deps"], body, respond, request_flow.cancel)
 
 
 async def on_open_request_modal(ack, body: dict[str, Any], client: AsyncWebClient, respond) -> None:  # noqa: ANN001
