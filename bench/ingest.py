@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import bot_processes, fresh_postgres  # noqa: E402
+from bench.common import PIDS, bot_processes, fresh_postgres  # noqa: E402
 from bot.domain.usage_events import parse_events, split_body  # noqa: E402
 
 TOKEN = "bench-token"
@@ -131,21 +132,67 @@ class PostgresProbe:
 
 async def measured_run(urls: list[str], bodies: list[bytes], concurrency: int, probe: PostgresProbe | None
                        ) -> tuple[float, int, dict[str, float]]:
+    cpu = CpuProbe([PIDS[u] for u in urls])
     if probe is None:
+        before = cpu.sample()
         elapsed, accepted = await post_all(urls, bodies, concurrency)
-        return elapsed, accepted, {}
+        after = cpu.sample()
+        return elapsed, accepted, {f"cpu_{k}": (after[k] - before[k]) / accepted for k in after}
     (rows0, wal0), stmts0 = await probe.counters(), await scrape_statements(urls)
     await asyncio.sleep(1)  # pg_stat_user_tables counters are flushed by each backend at most once a second
     done = asyncio.Event()
     sampler = asyncio.create_task(probe.sample_locks(done))
+    before = cpu.sample()
     elapsed, accepted = await post_all(urls, bodies, concurrency)
+    after = cpu.sample()
     done.set()
     await sampler
     await asyncio.sleep(1.5)
     (rows1, wal1), stmts1 = await probe.counters(), await scrape_statements(urls)
     return elapsed, accepted, {"rows": (rows1 - rows0) / accepted, "wal": (wal1 - wal0) / accepted,
                                "statements": (stmts1 - stmts0) / accepted,
-                               "lock_waits": probe.waiting / max(probe.samples, 1), "samples": probe.samples}
+                               "lock_waits": probe.waiting / max(probe.samples, 1), "samples": probe.samples,
+                               **{f"cpu_{k}": (after[k] - before[k]) / accepted for k in after}}
+
+
+class CpuProbe:
+    """CPU seconds (user + system, from /proc) of the replicas with their children (the SQLite writer process), of
+    every PostgreSQL process on this machine, and of this load generator: where the cores went, per event."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, replica_pids: list[int]) -> None:
+        self.replica_pids = set(replica_pids)
+
+    @classmethod
+    def _stats(cls) -> list[tuple[int, int, str, float]]:
+        out = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            out.append((int(entry), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / cls.TICK))
+        return out
+
+    def sample(self) -> dict[str, float]:
+        stats = self._stats()
+        children = {pid for pid, ppid, _, _ in stats if ppid in self.replica_pids}
+        totals = {"replicas": 0.0, "writer": 0.0, "postgres": 0.0, "load": 0.0}
+        for pid, _, name, cpu in stats:
+            if pid in self.replica_pids:
+                totals["replicas"] += cpu
+            elif pid in children:
+                totals["writer"] += cpu
+            elif name.startswith("postgres"):
+                totals["postgres"] += cpu
+            elif pid == os.getpid():
+                totals["load"] += cpu
+        return totals
 
 
 def write_org(path: Path, people: int) -> None:
@@ -183,7 +230,14 @@ def main() -> None:
           f"{args.concurrency * args.replicas} senders: {accepted:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
     print(f"parse-and-validate only (same bodies, one core):          {parse_rate:,.0f} events/s "
           f"(HTTP+DB rate is {rate / parse_rate:.0%} of it)")
-    if figures:
+    cpu_us = {k: figures[f"cpu_{k}"] * 1e6 for k in ("replicas", "writer", "postgres", "load")}
+    busy = sum(cpu_us.values()) * rate / 1e6
+    served = cpu_us["replicas"] + cpu_us["writer"] + cpu_us["postgres"]
+    print(f"CPU per event: replicas {cpu_us['replicas']:.1f} us, their SQLite writer processes {cpu_us['writer']:.1f} us, "
+          f"PostgreSQL {cpu_us['postgres']:.1f} us, load generator {cpu_us['load']:.1f} us (parse-and-validate alone "
+          f"{1e6 / parse_rate:.1f} us); {busy:.2f} of {os.cpu_count()} cores busy; "
+          f"{1e6 / served:,.0f} events per CPU-second of tokenbot and its database")
+    if "rows" in figures:
         print(f"per event: {figures['statements']:.4f} statements, {figures['rows']:.2f} rows written, "
               f"{figures['wal']:,.0f} WAL bytes; backends waiting on a lock: {figures['lock_waits']:.2f} on average "
               f"({figures['samples']:,} samples every 20 ms)")

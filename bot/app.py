@@ -36,7 +36,7 @@ async def build_deps(settings: Settings, clock: Clock | None = None, migrate: bo
     if migrate:
         await upgrade(engine)
     org = OrgStore(engine)
-    ledger = Ledger(engine, Pricer())
+    ledger = Ledger(engine, Pricer(), settings.sqlite_writer)
     metrics = Metrics()
     ingestion = Ingestion(ledger, org, clock)
     ingestion.metrics = metrics

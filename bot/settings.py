@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
 
     database_url: str = Field(default="sqlite+aiosqlite:///data/tokenbot.db", validation_alias="TOKENBOT_DATABASE_URL")
+    # Where the SQLite writer runs (storage/sqlite_writer.py): a child process (parsing and SQLite on two cores at
+    # once) or a thread of this process (one core, or where starting a process is not worth it). PostgreSQL ignores it.
+    sqlite_writer: Literal["process", "thread"] = Field(default="process", validation_alias="TOKENBOT_SQLITE_WRITER")
     # GovSlack, egress proxies and the tests' fake Slack need a different Web API base URL.
     slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, validation_alias="TOKENBOT_SLACK_API_URL")
     ingest_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, validation_alias="TOKENBOT_INGEST_TOKENS")

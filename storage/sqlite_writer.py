@@ -1,10 +1,18 @@
-"""A SQLite file's hot-path writes (ingestion, budget reservations) on one connection owned by one thread.
+"""A SQLite file's hot-path writes (ingestion, budget reservations) on one connection owned by one writer.
 
 Through SQLAlchemy's aiosqlite adapter every statement is several hops between the event loop and the driver's
 thread, and the Python work between statements holds the event loop. Here a whole transaction is one call in the
-writer's thread: SQLite runs it with the GIL released (the sqlite3 module releases it around each step), so the
-event loop parses the next batch on the other core meanwhile. One thread per process also queues this process's
-writers without SQLite's busy back-off; other processes still wait on SQLite's lock (busy_timeout).
+writer. One writer per process also queues this process's writers without SQLite's busy back-off; other processes
+still wait on SQLite's lock (busy_timeout).
+
+Where the writer runs (TOKENBOT_SQLITE_WRITER):
+- `process` (the default for `tokenbot serve`): a child process of its own. A thread is not enough: the sqlite3
+  module gives up the GIL around each step of a statement and must take it back after, and while the event loop
+  parses the next batch (pure Python) it holds the GIL for up to the interpreter's 5 ms switch interval each time.
+  Measured on the ingest benchmark, a writer thread next to a parsing event loop got under 10% of its own speed. The
+  child has its own interpreter, so parsing (one core) and SQLite (the other) run at once; the price is pickling the
+  rows (about 1 microsecond an event) and a pipe hop per call (about 0.1 ms).
+- `thread`: a thread of this process (no child to start: CLI commands, tests, one-core machines).
 
 Checkpoints (copying the write-ahead log into the database file, with its fsyncs) would otherwise run inside
 whichever commit crosses SQLite's 1,000-page mark: half of a batch's time. The writer's connection does not
@@ -12,52 +20,49 @@ checkpoint; a thread of its own does, PASSIVE (never blocking a writer), once a 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import pickle
+import socket
+import struct
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+I = TypeVar("I")
+R = TypeVar("R")
+
+GROUP_MAX = 4  # items (HTTP batches) per group commit
+# Two groups in flight: the writer finds the next one waiting when it finishes one, while the event loop parses the
+# batches after it. (One group in flight with no size limit made the two take turns: every caller joined the group
+# being written, and the event loop then had nothing to parse; measured with bench/ingest.py.)
+GROUPS_IN_FLIGHT = 2
+
+MODES = ("process", "thread")
 
 
-class SqliteWriter:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenbot-sqlite-writer")
-        self._conn: sqlite3.Connection | None = None
-        self._setups: list[Callable[[sqlite3.Connection], None]] = []
+class _Connection:
+    """The writer's connection and its checkpointing thread (in the writer's process, whichever that is)."""
+
+    def __init__(self, path: str, setup_sql: Sequence[str]) -> None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        for sql in setup_sql:
+            conn.execute(sql)
+        self.conn = conn
         self._stop = threading.Event()
-        self._checkpointer: threading.Thread | None = None
+        self._checkpointer = threading.Thread(target=self._checkpoint_every_second, args=(path,), daemon=True,
+                                              name="tokenbot-sqlite-checkpoint")
+        self._checkpointer.start()
 
-    def on_connect(self, setup: Callable[[sqlite3.Connection], None]) -> None:
-        """Run `setup` on the connection when it opens (temporary tables of the stores that use it)."""
-        self._setups.append(setup)
-        if self._conn is not None:
-            self._executor.submit(setup, self._conn).result()
-
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """`fn(connection, *args)` in the writer's thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, args)
-
-    def _call(self, fn: Callable[..., T], args: tuple) -> T:
-        if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-            for setup in self._setups:
-                setup(conn)
-            self._conn = conn
-            self._checkpointer = threading.Thread(target=self._checkpoint_every_second, daemon=True,
-                                                  name="tokenbot-sqlite-checkpoint")
-            self._checkpointer.start()
-        return fn(self._conn, *args)
-
-    def _checkpoint_every_second(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+    def _checkpoint_every_second(self, path: str) -> None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             while not self._stop.wait(1.0):
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -65,16 +70,189 @@ class SqliteWriter:
             conn.close()
 
     def close(self) -> None:
-        def close_conn() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
         self._stop.set()
-        self._executor.submit(close_conn).result()
-        self._executor.shutdown()
-        if self._checkpointer is not None:
-            self._checkpointer.join()
+        self._checkpointer.join()
+        self.conn.close()
+
+
+_FRAME = struct.Struct("!Q")  # a message's length, then its pickle
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _writer_process(sock: socket.socket, path: str, setup_sql: Sequence[str]) -> None:
+    """The writer process: calls in, results out, one at a time, until its parent closes the socket or dies (the
+    socket then reads as closed too: a killed parent never leaves a writer holding the file)."""
+    conn = _Connection(path, setup_sql)
+    try:
+        while True:
+            try:
+                fn, args = pickle.loads(_recv_exactly(sock, _FRAME.unpack(_recv_exactly(sock, _FRAME.size))[0]))
+            except EOFError:
+                return
+            try:
+                reply = pickle.dumps((True, fn(conn.conn, *args)), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, whose error it is
+                try:
+                    reply = pickle.dumps((False, exc), protocol=pickle.HIGHEST_PROTOCOL)
+                except Exception:  # noqa: BLE001 - an exception that cannot be pickled still reaches the caller
+                    reply = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            sock.sendall(_FRAME.pack(len(reply)) + reply)
+    finally:
+        conn.close()
+
+
+class _WriterProcess:
+    """The parent's end: pickling and socket I/O on the event loop's own thread. (concurrent.futures'
+    ProcessPoolExecutor moves them to helper threads, which then wait for the GIL behind the parsing event loop at
+    each hand-over: writer and event loop took turns instead of working at once.)"""
+
+    def __init__(self, path: str, setup_sql: Sequence[str]) -> None:
+        parent_sock, child_sock = socket.socketpair()
+        self.sock = parent_sock
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_writer_process, args=(child_sock, path, setup_sql), daemon=True, name="tokenbot-sqlite-writer")
+        self.process.start()
+        child_sock.close()
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._lock = asyncio.Lock()  # one call at a time on the socket
+
+    async def call(self, fn: Callable[..., T], args: tuple) -> T:
+        async with self._lock:
+            if self._streams is None:
+                self._streams = await asyncio.open_connection(sock=self.sock, limit=1 << 20)
+            reader, writer = self._streams
+            message = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                writer.write(_FRAME.pack(len(message)) + message)
+                await writer.drain()
+                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+                ok, value = pickle.loads(await reader.readexactly(size))
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                raise _WriterDied(str(exc) or type(exc).__name__) from exc
+        if not ok:
+            raise value
+        return value
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # the writer reads end-of-file, closes its connection, exits
+        except OSError:
+            pass
+        self.process.join(timeout=30)
+        if self._streams is not None:
+            self._streams[1].close()
+        else:
+            self.sock.close()
+
+
+class _WriterDied(Exception):
+    pass
+
+
+class SqliteWriter:
+    def __init__(self, path: str, setup_sql: Sequence[str] = (), mode: str = "thread") -> None:
+        if mode not in MODES:
+            raise ValueError(f"SQLite writer mode must be one of {MODES}")
+        self.path = path
+        self.mode = mode
+        self._setup_sql = tuple(setup_sql)
+        self._process: _WriterProcess | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._groups: dict[Callable, list[tuple[Any, asyncio.Future]]] = {}
+        self._in_flight: dict[Callable, int] = {}
+        self._thread_conn: _Connection | None = None
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """`fn(connection, *args)` in the writer. In process mode `fn` and its arguments are pickled: a module-level
+        function and plain data. Started at the first call: commands that only read never start a process."""
+        if self.mode == "thread":
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenbot-sqlite-writer")
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._thread_call, fn, args)
+        if self._process is None:
+            self._process = _WriterProcess(self.path, self._setup_sql)
+        process = self._process
+        try:
+            return await process.call(fn, args)
+        except _WriterDied as exc:
+            # The writer process died (killed, out of memory). SQLite rolled its open transaction back; the next
+            # call starts a new process, and this one is answered as "database unavailable, retry".
+            if self._process is process:
+                self._process = None
+                process.close()
+            raise sqlite3.OperationalError(f"SQLite writer process died: {exc}") from exc
+
+    async def run_grouped(self, fn: Callable[[sqlite3.Connection, list[I]], list[R]], item: I) -> R:
+        """`fn(connection, items)[k]` for this item, in one call (one transaction) with the items that queued for
+        `fn` while the writer was busy: group commit. A commit, its write-ahead log pages and the rollup pages it
+        touches are then paid once for several HTTP requests. If a group fails, each of its items runs on its own, so one
+        bad item fails only its own caller."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._groups.setdefault(fn, []).append((item, future))
+        self._send_groups(fn)
+        return await future
+
+    def _send_groups(self, fn: Callable) -> None:
+        queue = self._groups[fn]
+        while queue and self._in_flight.get(fn, 0) < GROUPS_IN_FLIGHT:
+            group, self._groups[fn] = queue[:GROUP_MAX], queue[GROUP_MAX:]
+            queue = self._groups[fn]
+            self._in_flight[fn] = self._in_flight.get(fn, 0) + 1
+            asyncio.get_running_loop().create_task(self._run_group(fn, group))
+
+    async def _run_group(self, fn: Callable, group: list[tuple[Any, asyncio.Future]]) -> None:
+        try:
+            try:
+                results = await self.run(fn, [item for item, _ in group])
+            except Exception as exc:  # noqa: BLE001 - handed to the callers below
+                if len(group) == 1:
+                    _settle(group[0][1], exc=exc)
+                    return
+                for item, future in group:
+                    try:
+                        _settle(future, (await self.run(fn, [item]))[0])
+                    except Exception as one_exc:  # noqa: BLE001 - this caller's own error
+                        _settle(future, exc=one_exc)
+                return
+            for (_, future), result in zip(group, results):
+                _settle(future, result)
+        finally:
+            self._in_flight[fn] -= 1
+            self._send_groups(fn)
+
+    def _thread_call(self, fn: Callable[..., T], args: tuple) -> T:
+        if self._thread_conn is None:
+            self._thread_conn = _Connection(self.path, self._setup_sql)
+        return fn(self._thread_conn.conn, *args)
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.close()
+            self._process = None
+        if self._executor is not None:
+            if self._thread_conn is not None:
+                self._executor.submit(self._thread_conn.close).result()
+                self._thread_conn = None
+            self._executor.shutdown()
+            self._executor = None
+
+
+def _settle(future: asyncio.Future, result: object = None, exc: BaseException | None = None) -> None:
+    if future.done():  # the caller went away (cancelled): nobody to tell
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
 
 
 @contextmanager

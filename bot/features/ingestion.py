@@ -9,7 +9,7 @@ from bot.metrics import Metrics
 from bot.domain.pricing import PriceOverride
 from bot.domain.usage_events import DEFAULT_MAX_EVENT_COST_USD, Rejection, UsageEvent, parse_events
 from storage.stores.ledger import Ledger
-from storage.stores.ledger import IngestResult
+from storage.stores.ledger import IngestResult, StaleDirectory
 from storage.stores.org import Directory, OrgStore
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class Ingestion:
         self.max_event_cost_usd = DEFAULT_MAX_EVENT_COST_USD  # TOKENBOT_MAX_EVENT_COST_USD, set at wiring
 
     async def directory(self) -> Directory:
-        """The alias map, reloaded only when an org sync (in any process) has moved the revision."""
+        """The alias map, reloaded only when an org sync (in any process) has moved the revision. (Usage batches do
+        not call this: `_store` lets the ledger check the revision inside the batch's transaction.)"""
         revision = await self.org.revision()
         if self._directory is None or self._directory.revision != revision:
             self._directory = await self.org.directory()
@@ -48,11 +49,10 @@ class Ingestion:
         now_ts = int(self.clock.now().timestamp())
         events, rejections = parse_events(items, now_ts, self.max_event_cost_usd)
         in_batch_duplicates = len(items) - len(events) - len(rejections)  # the same id twice in one batch
-        directory = await self.directory()
         try:
-            result = await self.ledger.ingest(events, directory, now_ts, source)
+            result = await self._store(events, now_ts, source)
         except Exception as exc:  # noqa: BLE001 - re-raised below unless the database is up and one item is at fault
-            result = await self._one_by_one(events, directory, now_ts, source, exc, rejections)
+            result = await self._one_by_one(events, now_ts, source, exc, rejections)
         await self.ledger.dead_letter(rejections, source, now_ts)
         dupes = result.duplicates + in_batch_duplicates
         if self.metrics is not None:
@@ -62,7 +62,19 @@ class Ingestion:
         rejections.sort(key=lambda r: r.index)
         return IngestReport(accepted=result.accepted, duplicates=dupes, rejected=rejections)
 
-    async def _one_by_one(self, events: list[UsageEvent], directory: Directory, now_ts: int, source: str,
+    async def _store(self, events: list[UsageEvent], now_ts: int, source: str) -> IngestResult:
+        """Attributed with the directory held in memory; the ledger checks in the batch's own transaction that the
+        org file has not changed since (no query of its own per batch). If it has: reload, attribute again."""
+        directory = self._directory or await self.directory()
+        for _ in range(3):
+            try:
+                return await self.ledger.ingest(events, directory, now_ts, source, check_revision=True)
+            except StaleDirectory:
+                directory = await self.directory()
+        # The org file changed three times while this batch was stored: store it with the latest directory anyway.
+        return await self.ledger.ingest(events, await self.directory(), now_ts, source)
+
+    async def _one_by_one(self, events: list[UsageEvent], now_ts: int, source: str,
                           batch_error: Exception, rejections: list[Rejection]) -> IngestResult:
         """The batch's transaction failed. If the database is down, that is the answer (503, retry); otherwise one
         item was at fault: store each event in its own transaction and dead-letter the ones that still fail, so no
@@ -74,7 +86,7 @@ class Ingestion:
         accepted = duplicates = 0
         for event in events:
             try:
-                one = await self.ledger.ingest([event], directory, now_ts, source)
+                one = await self._store([event], now_ts, source)
             except Exception as exc:  # noqa: BLE001 - the item is dead-lettered with the reason; nothing is lost
                 if not await self.ledger.reachable():
                     raise

@@ -27,7 +27,7 @@ Measures = list[int]
 _EVENT_COLUMNS = tuple(c.name for c in usage_events.columns)
 
 # A batch's new events are summed into the rollups by the database itself, in one statement per rollup (SQLite,
-# Ledger._ingest_sqlite) or in the one statement that stores the batch (PostgreSQL, _PG_INGEST); the Python side only
+# _ingest_sqlite) or in the one statement that stores the batch (PostgreSQL, _PG_INGEST); the Python side only
 # builds the rows. (_rollup_deltas does the same sums in Python, for moving events between people.)
 _SUMS = ("sum(requests), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens), "
          "coalesce(sum(cost_micros), 0), coalesce(sum(CASE WHEN cost_micros IS NULL THEN requests END), 0)")
@@ -52,20 +52,21 @@ def _failures_from(source: str) -> str:
             "DO UPDATE SET failures = failed_requests_hourly.failures + excluded.failures")
 
 
-# SQLite: the batch goes into a temporary table of the writer's connection, then five statements in one transaction.
-_SQLITE_BATCH = "temp.ingest_batch"
-_SQLITE_FRESH = f"(SELECT * FROM {_SQLITE_BATCH} WHERE fresh)"
-_CREATE_BATCH = (f"CREATE TEMP TABLE IF NOT EXISTS ingest_batch ({', '.join(_EVENT_COLUMNS)}, failed, "
-                 "fresh DEFAULT 1)")
-_INSERT_BATCH = (f"INSERT INTO {_SQLITE_BATCH} ({', '.join(_EVENT_COLUMNS)}, failed) "
-                 f"VALUES ({', '.join('?' * (len(_EVENT_COLUMNS) + 1))})")
-_MARK_STORED = f"UPDATE {_SQLITE_BATCH} SET fresh = 0 WHERE id IN (SELECT id FROM main.usage_events)"
-_STORE_FRESH = (f"INSERT INTO main.usage_events ({', '.join(_EVENT_COLUMNS)}) "
-                f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {_SQLITE_BATCH} WHERE fresh")
-_ADD_PERSON_ROLLUPS = _rollup_from("usage_hourly", _PERSON_KEYS, _SQLITE_FRESH)
-_ADD_TEAM_ROLLUPS = _rollup_from("team_usage_hourly", _TEAM_KEYS, _SQLITE_FRESH)
-_COUNT_FAILURES = _failures_from(f"(SELECT * FROM {_SQLITE_BATCH} WHERE fresh AND failed)")
-_SETTLE = f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_BATCH})"
+# SQLite: one transaction for every batch that queued while the previous one was written (group commit, in the
+# writer: storage/sqlite_writer.py): multi-row INSERTs that skip stored ids, then the rollups summed from the rows
+# this transaction added. Under BEGIN IMMEDIATE nothing else writes, and SQLite gives a new row the largest rowid
+# plus one, so "added here" is "rowid above the largest before": no copy of the batch in a temporary table.
+_SQLITE_CHUNK = 100  # rows per INSERT: 1,500 parameters, under SQLite's limit of 32,766
+_ORG_REVISION = "SELECT coalesce((SELECT revision FROM main.org_state WHERE id = 1), 0)"
+_LAST_ROWID = "SELECT coalesce(max(rowid), 0) FROM main.usage_events"
+_SQLITE_ADDED = "(SELECT * FROM main.usage_events WHERE rowid > {before:d})"
+
+
+def _sqlite_insert(rows: int) -> str:
+    one = f"({', '.join('?' * len(_EVENT_COLUMNS))})"
+    return (f"INSERT INTO main.usage_events ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)} "
+            "ON CONFLICT (id) DO NOTHING")
+
 
 # PostgreSQL: the whole batch in one statement (one round trip, so row locks on shared rollup rows are held for the
 # shortest time; concurrent replicas then rarely wait on each other): the rows arrive as one array per column.
@@ -74,10 +75,13 @@ _PG_TYPES = {"id": "text", "ts": "bigint", "user_ref": "text", "person_id": "int
              "cached_input_tokens": "bigint", "cost_micros": "bigint", "cost_source": "text", "metadata": "text",
              "received_at": "bigint", "requests": "bigint"}
 _PG_FRESH_COLUMNS = "id, ts, person_id, team_id, model, input_tokens, output_tokens, cached_input_tokens, cost_micros, requests"
+# The batch is stored only if the org file's revision is the one its people were looked up in: the check costs no
+# round trip of its own (Ledger.ingest, StaleDirectory).
+_ORG_REVISION_PG = "SELECT coalesce(max(revision), 0) FROM org_state WHERE id = 1"
 _PG_INGEST = text(
     "WITH batch AS (SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {_PG_TYPES[c]}[])" for c in _EVENT_COLUMNS) + ", CAST(:failed AS boolean[])) "
-    f"AS b({', '.join(_EVENT_COLUMNS)}, failed)), "
+    f"AS b({', '.join(_EVENT_COLUMNS)}, failed) WHERE ({_ORG_REVISION_PG}) = :revision), "
     f"fresh AS (INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
     f"SELECT {', '.join('CAST(metadata AS json)' if c == 'metadata' else c for c in _EVENT_COLUMNS)} FROM batch "
     f"ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
@@ -85,7 +89,11 @@ _PG_INGEST = text(
     f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh')}), "
     f"failures AS ({_failures_from('(SELECT fresh.* FROM fresh JOIN batch USING (id) WHERE batch.failed) AS f')}), "
     "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch)) "
-    "SELECT count(*) FROM fresh")
+    f"SELECT count(*), ({_ORG_REVISION_PG}) FROM fresh")
+
+
+class StaleDirectory(Exception):
+    """The org file changed since the directory a batch was attributed with was loaded: nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ class HourlyRow:
 
 
 class Ledger:
-    def __init__(self, engine: AsyncEngine, pricer: Pricer) -> None:
+    def __init__(self, engine: AsyncEngine, pricer: Pricer, sqlite_writer: str = "thread") -> None:
         self.engine = engine
         self.pricer = pricer
         self._insert = insert_for(engine)
@@ -115,31 +123,42 @@ class Ledger:
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
         self.sqlite_writer: SqliteWriter | None = None
         if is_sqlite(engine):
-            self.sqlite_writer = SqliteWriter(engine.url.database or "")
-            self.sqlite_writer.on_connect(lambda conn: conn.execute(_CREATE_BATCH))
+            self.sqlite_writer = SqliteWriter(engine.url.database or "", mode=sqlite_writer)
 
     def close(self) -> None:
         if self.sqlite_writer is not None:
             self.sqlite_writer.close()
 
     async def ingest(self, events: Sequence[UsageEvent], directory: Directory, now_ts: int,
-                     source: str = "api") -> IngestResult:
+                     source: str = "api", check_revision: bool = False) -> IngestResult:
         """Store new events, add them to the rollups and settle their reservations (a request's cost moves from held
         to spent atomically), in one transaction. Replayed ids change nothing. A new event whose metadata says
         `status: "failure"` (a failed gateway request: cost 0, no tokens) is also counted in failed_requests_hourly,
-        so failures are counted, not spent."""
+        so failures are counted, not spent.
+
+        `check_revision`: store nothing and raise StaleDirectory if the org file has changed since `directory` was
+        loaded (checked inside the transaction, so a caller can hold its directory without asking first)."""
         if not events:
             return IngestResult(0, 0)
         rows = [self._event_values(e, directory, now_ts) for e in events]
+        revision = directory.revision if check_revision else None
         if self.sqlite_writer is not None:
-            async with self.writer():
-                accepted = await self.sqlite_writer.run(_ingest_sqlite, rows)
-            return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
-        params: dict[str, list] = {c: [r[i] for r in rows] for i, c in enumerate(_EVENT_COLUMNS)}
-        params["failed"] = [r[-1] for r in rows]
-        async with self.engine.begin() as conn:
-            accepted = (await conn.execute(_PG_INGEST, params)).scalar_one()
+            accepted = await self.sqlite_writer.run_grouped(_ingest_sqlite, (rows, revision))
+        else:
+            params: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(_EVENT_COLUMNS)}
+            params["failed"] = [r[-1] for r in rows]
+            params["revision"] = directory.revision
+            async with self.engine.begin() as conn:
+                accepted, current = (await conn.execute(_PG_INGEST, params)).one()
+            if current != directory.revision:
+                accepted = None if check_revision else await self._ingest_postgres_unchecked(params, current)
+        if accepted is None:
+            raise StaleDirectory(directory.revision)
         return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
+
+    async def _ingest_postgres_unchecked(self, params: dict[str, Any], current: int) -> int:
+        async with self.engine.begin() as conn:
+            return (await conn.execute(_PG_INGEST, params | {"revision": current})).one()[0]
 
     async def failed_requests(self, from_hour: int, to_hour: int, person_id: int | None = None) -> int:
         """Failed gateway requests in hours [from_hour, to_hour], of one person or of everyone."""
@@ -150,28 +169,20 @@ class Ledger:
         async with self.engine.connect() as conn:
             return int((await conn.execute(stmt)).scalar_one())
 
-    def _row(self, e: UsageEvent, directory: Directory, now_ts: int) -> dict[str, Any]:
+    def _event_values(self, e: UsageEvent, directory: Directory, now_ts: int) -> tuple:
+        """The event's row in _EVENT_COLUMNS order (metadata as JSON text), then whether it is a failed request (a
+        gateway request whose metadata says `status: "failure"`: counted in failed_requests_hourly, not spent)."""
         person_id, team_id = directory.attribute(e.user, e.team)
         if e.cost_usd is not None:
-            cost, source = round(e.cost_usd * MICROS_PER_USD), "event"
+            cost, cost_source = round(e.cost_usd * MICROS_PER_USD), "event"
         else:
             cost = self.pricer.cost_micros(e.model, e.provider, e.input_tokens, e.output_tokens,
                                            e.cached_input_tokens, e.ts)
-            source = "price" if cost is not None else "unknown"
-        return {"id": e.id, "ts": e.ts, "user_ref": e.user, "person_id": person_id, "team_id": team_id,
-                "model": e.model, "provider": e.provider, "input_tokens": e.input_tokens,
-                "output_tokens": e.output_tokens, "cached_input_tokens": e.cached_input_tokens,
-                "cost_micros": cost, "cost_source": source, "metadata": e.metadata, "received_at": now_ts,
-                "requests": e.requests}
-
-    def _event_values(self, e: UsageEvent, directory: Directory, now_ts: int) -> tuple:
-        """_row's values in _EVENT_COLUMNS order (metadata as JSON text), then whether it is a failed request (a
-        gateway request whose metadata says `status: "failure"`: counted in failed_requests_hourly, not spent)."""
-        r = self._row(e, directory, now_ts)
-        meta = r["metadata"]
-        if meta is not None:
-            r["metadata"] = orjson.dumps(meta).decode()
-        return (*[r[c] for c in _EVENT_COLUMNS], isinstance(meta, dict) and meta.get("status") == "failure")
+            cost_source = "price" if cost is not None else "unknown"
+        meta = e.metadata
+        return (e.id, e.ts, e.user, person_id, team_id, e.model, e.provider, e.input_tokens, e.output_tokens,
+                e.cached_input_tokens, cost, cost_source, None if meta is None else orjson.dumps(meta).decode(),
+                now_ts, e.requests, isinstance(meta, dict) and meta.get("status") == "failure")
 
     async def _add_to_rollups(self, conn: AsyncConnection,
                               deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
@@ -295,19 +306,34 @@ class _NullLock:
         return None
 
 
-def _ingest_sqlite(conn: sqlite3.Connection, rows: list[tuple]) -> int:
-    """One batch in one SQLite transaction (the writer's thread): the new events, their rollups and failures, their
-    reservations settled. Returns how many events were new."""
-    with immediate(conn):  # a failure rolls back the batch table's rows too
-        conn.executemany(_INSERT_BATCH, rows)
-        conn.execute(_MARK_STORED)
-        accepted = conn.execute(_STORE_FRESH).rowcount
-        if accepted:
-            conn.execute(_ADD_PERSON_ROLLUPS)
-            conn.execute(_ADD_TEAM_ROLLUPS)
-            conn.execute(_COUNT_FAILURES)
-        conn.execute(_SETTLE)
-        conn.execute(f"DELETE FROM {_SQLITE_BATCH}")
+def _ingest_sqlite(conn: sqlite3.Connection, batches: list[tuple[list[tuple], int | None]]) -> list[int | None]:
+    """Batches in one SQLite transaction (in the writer): their new events, rollups and failures, their reservations
+    settled. Per batch: how many events were new, or None if it was built for another org revision than the stored
+    one (nothing of it stored)."""
+    with immediate(conn):  # a failure rolls the whole group back; SqliteWriter.run_grouped then retries each batch
+        revision = conn.execute(_ORG_REVISION).fetchone()[0]
+        before = conn.execute(_LAST_ROWID).fetchone()[0]
+        accepted: list[int | None] = []
+        failed_ids: list[str] = []
+        width = len(_EVENT_COLUMNS)
+        for rows, expected in batches:
+            if expected is not None and expected != revision:
+                accepted.append(None)
+                continue
+            added = 0
+            for start in range(0, len(rows), _SQLITE_CHUNK):
+                chunk = rows[start:start + _SQLITE_CHUNK]
+                added += conn.execute(_sqlite_insert(len(chunk)), [v for r in chunk for v in r[:width]]).rowcount
+            failed_ids += [r[0] for r in rows if r[-1]]
+            accepted.append(added)
+        if any(accepted):
+            added_rows = _SQLITE_ADDED.format(before=before)
+            conn.execute(_rollup_from("usage_hourly", _PERSON_KEYS, added_rows))
+            conn.execute(_rollup_from("team_usage_hourly", _TEAM_KEYS, added_rows))
+            if failed_ids:
+                conn.execute(_failures_from(f"(SELECT * FROM {added_rows} WHERE id IN (SELECT value FROM json_each(?)))"),
+                             (orjson.dumps(failed_ids).decode(),))
+            conn.execute(f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {added_rows})")
     return accepted
 
 
@@ -327,4 +353,4 @@ def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[
     return person, team
 
 
-__all__ = ["Ledger", "IngestResult", "HourlyRow"]
+__all__ = ["Ledger", "IngestResult", "HourlyRow", "StaleDirectory"]

@@ -6,8 +6,9 @@ import json
 
 from sqlalchemy import func, select
 
-from storage.tables.core import dead_letters, usage_events, usage_hourly
-from tests.conftest import NOW
+from bot.domain.org import parse_org
+from storage.tables.core import dead_letters, people, usage_events, usage_hourly
+from tests.conftest import NOW, ORG_YAML
 
 T = int(NOW.timestamp()) - 600
 
@@ -156,3 +157,22 @@ async def test_org_file_prices_override_genai_prices(bot) -> None:
     async with bot.deps.engine.connect() as conn:
         costs = dict((await conn.execute(select(usage_events.c.id, usage_events.c.cost_micros))).all())
     assert costs == {"req-1": 800_000, "req-2": 2_000_000, "req-3": 150_000}  # $0.80; 20% off $2.50; list price
+
+
+async def test_a_person_added_to_the_org_file_is_credited_from_the_next_batch(bot) -> None:  # noqa: ANN001
+    # Ingestion keeps the org directory in memory and the batch's own transaction checks it is still current, so an
+    # org change made elsewhere (here through the store, as another replica's `tokenbot org sync` does) reaches the
+    # very next batch without a query per batch.
+    status, _ = await bot.ingest([event(1, user="linus")])
+    assert status == 200
+    org = ORG_YAML + "  - {email: linus@test.example, name: Linus, team: research, gateway_ids: [linus]}\n"
+    await bot.deps.org.sync(parse_org(org), T)
+    status, body = await bot.ingest([event(2, user="linus", cost_usd=0.05)])
+    assert status == 200 and body["accepted"] == 1
+    async with bot.deps.engine.connect() as conn:
+        linus = (await conn.execute(select(people.c.id).where(people.c.email == "linus@test.example"))).scalar_one()
+        stored = dict((await conn.execute(select(usage_events.c.id, usage_events.c.person_id)
+                                           .where(usage_events.c.user_ref == "linus"))).all())
+    assert stored == {"req-1": None, "req-2": linus}  # the first arrived before the org file named him
+    hours = await bot.deps.ledger.person_hours(linus, 0, T // 3600 + 1)
+    assert sum(h.cost_micros for h in hours) == 50_000
