@@ -411,7 +411,7 @@ def reserve_alone(people: int, n: int, postgres: str | None) -> None:
                  (f"  in-process BudgetChecker.reserve, no HTTP ({all_sql:.0f} round trips)", parts["total"]),
                  ("    of which the estimate (the person's typical output for the model)", parts["estimate"]),
                  (f"    of which the reservation ({in_tx:.0f} statement: tokenbot_reserve(), autocommit)" if postgres
-                  else "    of which the reservation (1 call in its own thread: BEGIN IMMEDIATE, SELECT, INSERT, COMMIT)",
+                  else "    of which the reservation (1 call to the SQLite writer: BEGIN IMMEDIATE, SELECT, INSERT, COMMIT)",
                   parts["transaction"])]
         for text, samples in lines:
             print(f"{text + ':':<104}{percentiles(samples)}")

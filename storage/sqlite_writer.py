@@ -11,7 +11,7 @@ Where the writer runs (TOKENBOT_SQLITE_WRITER):
   parses the next batch (pure Python) it holds the GIL for up to the interpreter's 5 ms switch interval each time.
   Measured on the ingest benchmark, a writer thread next to a parsing event loop got under 10% of its own speed. The
   child has its own interpreter, so parsing (one core) and SQLite (the other) run at once; the price is pickling the
-  rows (about 1 microsecond an event) and a pipe hop per call (about 0.1 ms).
+  rows (about 1 microsecond an event) and a socket round trip per call (about 0.1 ms).
 - `thread`: a thread of this process (no child to start: CLI commands, tests, one-core machines).
 
 Checkpoints (copying the write-ahead log into the database file, with its fsyncs) would otherwise run inside
@@ -26,7 +26,7 @@ import socket
 import struct
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -47,14 +47,12 @@ MODES = ("process", "thread")
 class _Connection:
     """The writer's connection and its checkpointing thread (in the writer's process, whichever that is)."""
 
-    def __init__(self, path: str, setup_sql: Sequence[str]) -> None:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    def __init__(self, path: str) -> None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA wal_autocheckpoint=0")
-        for sql in setup_sql:
-            conn.execute(sql)
         self.conn = conn
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpoint_every_second, args=(path,), daemon=True,
@@ -88,10 +86,10 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def _writer_process(sock: socket.socket, path: str, setup_sql: Sequence[str]) -> None:
+def _writer_process(sock: socket.socket, path: str) -> None:
     """The writer process: calls in, results out, one at a time, until its parent closes the socket or dies (the
     socket then reads as closed too: a killed parent never leaves a writer holding the file)."""
-    conn = _Connection(path, setup_sql)
+    conn = _Connection(path)
     try:
         while True:
             try:
@@ -115,11 +113,11 @@ class _WriterProcess:
     ProcessPoolExecutor moves them to helper threads, which then wait for the GIL behind the parsing event loop at
     each hand-over: writer and event loop took turns instead of working at once.)"""
 
-    def __init__(self, path: str, setup_sql: Sequence[str]) -> None:
+    def __init__(self, path: str) -> None:
         parent_sock, child_sock = socket.socketpair()
         self.sock = parent_sock
         self.process = multiprocessing.get_context("spawn").Process(
-            target=_writer_process, args=(child_sock, path, setup_sql), daemon=True, name="tokenbot-sqlite-writer")
+            target=_writer_process, args=(child_sock, path), daemon=True, name="tokenbot-sqlite-writer")
         self.process.start()
         child_sock.close()
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
@@ -159,16 +157,16 @@ class _WriterDied(Exception):
 
 
 class SqliteWriter:
-    def __init__(self, path: str, setup_sql: Sequence[str] = (), mode: str = "thread") -> None:
+    def __init__(self, path: str, mode: str = "thread") -> None:
         if mode not in MODES:
             raise ValueError(f"SQLite writer mode must be one of {MODES}")
         self.path = path
         self.mode = mode
-        self._setup_sql = tuple(setup_sql)
         self._process: _WriterProcess | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._groups: dict[Callable, list[tuple[Any, asyncio.Future]]] = {}
         self._in_flight: dict[Callable, int] = {}
+        self._tasks: set[asyncio.Task] = set()
         self._thread_conn: _Connection | None = None
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
@@ -179,7 +177,7 @@ class SqliteWriter:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenbot-sqlite-writer")
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._thread_call, fn, args)
         if self._process is None:
-            self._process = _WriterProcess(self.path, self._setup_sql)
+            self._process = _WriterProcess(self.path)
         process = self._process
         try:
             return await process.call(fn, args)
@@ -194,8 +192,8 @@ class SqliteWriter:
     async def run_grouped(self, fn: Callable[[sqlite3.Connection, list[I]], list[R]], item: I) -> R:
         """`fn(connection, items)[k]` for this item, in one call (one transaction) with the items that queued for
         `fn` while the writer was busy: group commit. A commit, its write-ahead log pages and the rollup pages it
-        touches are then paid once for several HTTP requests. If a group fails, each of its items runs on its own, so one
-        bad item fails only its own caller."""
+        touches are then paid once for several HTTP requests. If a group fails, each of its items runs on its own,
+        so one bad item fails only its own caller."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._groups.setdefault(fn, []).append((item, future))
         self._send_groups(fn)
@@ -207,7 +205,9 @@ class SqliteWriter:
             group, self._groups[fn] = queue[:GROUP_MAX], queue[GROUP_MAX:]
             queue = self._groups[fn]
             self._in_flight[fn] = self._in_flight.get(fn, 0) + 1
-            asyncio.get_running_loop().create_task(self._run_group(fn, group))
+            task = asyncio.get_running_loop().create_task(self._run_group(fn, group))
+            self._tasks.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._tasks.discard)
 
     async def _run_group(self, fn: Callable, group: list[tuple[Any, asyncio.Future]]) -> None:
         try:
@@ -231,7 +231,7 @@ class SqliteWriter:
 
     def _thread_call(self, fn: Callable[..., T], args: tuple) -> T:
         if self._thread_conn is None:
-            self._thread_conn = _Connection(self.path, self._setup_sql)
+            self._thread_conn = _Connection(self.path)
         return fn(self._thread_conn.conn, *args)
 
     def close(self) -> None:

@@ -72,6 +72,11 @@ class Jobs:
         reservations = Reservations(self.deps.engine, self.deps.ledger.writer)
         return await reservations.drop_expired(int(self.deps.clock.now().timestamp()))
 
+    async def fold_rollups(self) -> int:
+        """Rollup rows that concurrent PostgreSQL batches wrote to their own shards, for complete hours: into shard 0,
+        so a month's read stays a few rows per hour and model."""
+        return await self.deps.ledger.fold_shards(int(self.deps.clock.now().timestamp()) // 3600)
+
     async def run(self, name: str, interval_s: int, job: Callable[[], Awaitable[object]]) -> bool:
         """Run `job` if this process wins its time slot. Failures are logged and counted; the next slot retries."""
         now = int(self.deps.clock.now().timestamp())
@@ -119,7 +124,8 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     start = deps.clock.now()  # first runs at start-up (the catch-up), then on APScheduler's interval
     planned: list[tuple[str, int, Callable[[], Awaitable[object]]]] = list(pollers(deps))
-    planned += [("retention", 86400, jobs.retention), ("expired-reservations", 600, jobs.expired_reservations)]
+    planned += [("retention", 86400, jobs.retention), ("expired-reservations", 600, jobs.expired_reservations),
+                ("fold-rollups", 300, jobs.fold_rollups)]
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
                     ("signals", SIGNALS_INTERVAL_S, jobs.signals), ("request-timers", 60, jobs.request_timers),

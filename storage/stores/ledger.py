@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ from storage.db import database_error, insert_for, is_sqlite
 from storage.sqlite_writer import SqliteWriter, immediate
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
-from storage.tables.core import ROLLUP_MEASURES, dead_letters, team_usage_hourly, usage_events, usage_hourly
+from storage.tables.core import ROLLUP_MEASURES, ROLLUP_SHARDS, dead_letters, team_usage_hourly, usage_events, usage_hourly
 from storage.tables.ingest import failed_requests_hourly
 
 # (requests, input, output, cached, cost_micros, unpriced)
@@ -35,14 +36,37 @@ _PERSON_KEYS = ("person_id, hour, team_id, model", "coalesce(person_id, 0), ts /
 _TEAM_KEYS = ("team_id, hour, model", "team_id, ts / 3600, model")
 
 
-def _rollup_from(table: str, keys: tuple[str, str], source: str) -> str:
+def _rollup_from(table: str, keys: tuple[str, str], source: str, shard: str | None = None) -> str:
     """INSERT … SELECT sums FROM `source` GROUP BY the keys, adding to rows that exist. In key order: concurrent
-    batches then lock shared rollup rows in one order (PostgreSQL would otherwise abort one with a deadlock)."""
+    batches then lock shared rollup rows in one order (PostgreSQL would otherwise abort one with a deadlock).
+    `shard`: the expression of the rows' shard (PostgreSQL; storage/tables/core.py, ROLLUP_SHARDS)."""
     names, expressions = keys
+    if shard is not None:
+        names, expressions = f"{names}, shard", f"{expressions}, {shard}"
     positions = ", ".join(str(i + 1) for i in range(len(names.split(", "))))
     return (f"INSERT INTO {table} ({names}, {', '.join(ROLLUP_MEASURES)}) "
             f"SELECT {expressions}, {_SUMS} FROM {source} GROUP BY {positions} ORDER BY {positions} "
             f"ON CONFLICT ({names}) DO UPDATE SET " + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in ROLLUP_MEASURES))
+
+
+# This connection's shard: connections of one replica and of several differ, so their batches add to different rows.
+_PG_SHARD = f"1 + pg_backend_pid() % {ROLLUP_SHARDS}"
+
+
+def _fold_shards_sql(table: str, keys: str) -> str:
+    """Move complete hours' shard rows into shard 0, in one statement (a concurrent fold finds the rows gone)."""
+    sums = ", ".join(f"sum({m})" for m in ROLLUP_MEASURES)
+    positions = ", ".join(str(i + 1) for i in range(len(keys.split(", "))))
+    return (f"WITH moved AS (DELETE FROM {table} WHERE shard <> 0 AND hour < :before "
+            f"RETURNING {keys}, {', '.join(ROLLUP_MEASURES)}) "
+            f"INSERT INTO {table} ({keys}, shard, {', '.join(ROLLUP_MEASURES)}) "
+            f"SELECT {keys}, 0, {sums} FROM moved GROUP BY {positions} ORDER BY {positions} "
+            f"ON CONFLICT ({keys}, shard) DO UPDATE SET "
+            + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in ROLLUP_MEASURES))
+
+
+_FOLD_SHARDS = [text(_fold_shards_sql("usage_hourly", "person_id, hour, team_id, model")),
+                text(_fold_shards_sql("team_usage_hourly", "team_id, hour, model"))]
 
 
 def _failures_from(source: str) -> str:
@@ -59,9 +83,15 @@ def _failures_from(source: str) -> str:
 _SQLITE_CHUNK = 100  # rows per INSERT: 1,500 parameters, under SQLite's limit of 32,766
 _ORG_REVISION = "SELECT coalesce((SELECT revision FROM main.org_state WHERE id = 1), 0)"
 _LAST_ROWID = "SELECT coalesce(max(rowid), 0) FROM main.usage_events"
-_SQLITE_ADDED = "(SELECT * FROM main.usage_events WHERE rowid > {before:d})"
+_SQLITE_ADDED = "(SELECT * FROM main.usage_events WHERE rowid > :before)"  # bound: the statements stay cached
+_SQLITE_ADD_PERSON_ROLLUPS = _rollup_from("usage_hourly", _PERSON_KEYS, _SQLITE_ADDED)
+_SQLITE_ADD_TEAM_ROLLUPS = _rollup_from("team_usage_hourly", _TEAM_KEYS, _SQLITE_ADDED)
+_SQLITE_COUNT_FAILURES = _failures_from(
+    f"(SELECT * FROM {_SQLITE_ADDED} WHERE id IN (SELECT value FROM json_each(:failed)))")
+_SQLITE_SETTLE = f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_ADDED})"
 
 
+@functools.lru_cache(maxsize=_SQLITE_CHUNK)
 def _sqlite_insert(rows: int) -> str:
     one = f"({', '.join('?' * len(_EVENT_COLUMNS))})"
     return (f"INSERT INTO main.usage_events ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)} "
@@ -85,8 +115,8 @@ _PG_INGEST = text(
     f"fresh AS (INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
     f"SELECT {', '.join('CAST(metadata AS json)' if c == 'metadata' else c for c in _EVENT_COLUMNS)} FROM batch "
     f"ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
-    f"person AS ({_rollup_from('usage_hourly', _PERSON_KEYS, 'fresh')}), "
-    f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh')}), "
+    f"person AS ({_rollup_from('usage_hourly', _PERSON_KEYS, 'fresh', _PG_SHARD)}), "
+    f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh', _PG_SHARD)}), "
     f"failures AS ({_failures_from('(SELECT fresh.* FROM fresh JOIN batch USING (id) WHERE batch.failed) AS f')}), "
     "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch)) "
     f"SELECT count(*), ({_ORG_REVISION_PG}) FROM fresh")
@@ -199,11 +229,13 @@ class Ledger:
                 await conn.exec_driver_sql(sql, [(*key, *m) for key, m in batch.items()])
                 continue
             stmt = self._insert(table)
-            stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+            stmt = stmt.on_conflict_do_update(index_elements=[*keys, "shard"],
                                               set_={m: table.c[m] + stmt.excluded[m] for m in ROLLUP_MEASURES})
             # In key order: concurrent transactions then lock shared rollup rows in one order (PostgreSQL would
-            # otherwise abort one of them with a deadlock, a 500 for that batch).
-            await conn.execute(stmt, [dict(zip(keys, key)) | dict(zip(ROLLUP_MEASURES, m)) for key, m in sorted(batch.items())])
+            # otherwise abort one of them with a deadlock, a 500 for that batch). Into shard 0: readers sum the
+            # shards, so taking an amount off shard 0 that was added to another shard keeps every sum right.
+            await conn.execute(stmt, [dict(zip(keys, key)) | {"shard": 0} | dict(zip(ROLLUP_MEASURES, m))
+                                      for key, m in sorted(batch.items())])
 
     async def reattribute(self, directory: Directory) -> int:
         """Give events of users who were unknown when they arrived to the people the org file now names.
@@ -236,6 +268,17 @@ class Ledger:
                 await self._add_to_rollups(conn, _rollup_deltas(after))
                 moved += len(after)
         return moved
+
+    async def fold_shards(self, before_hour: int) -> int:
+        """Fold the rollup rows of hours before `before_hour` that concurrent batches wrote to their own shards into
+        shard 0 (PostgreSQL; SQLite writes shard 0 only). Returns the rows folded. Sums do not change."""
+        if self.sqlite_writer is not None:
+            return 0
+        folded = 0
+        async with self.engine.begin() as conn:
+            for stmt in _FOLD_SHARDS:
+                folded += (await conn.execute(stmt, {"before": before_hour})).rowcount
+        return folded
 
     async def dead_letter(self, rejections: Iterable[Rejection], source: str, now_ts: int) -> None:
         rows = [{"received_at": now_ts, "source": source[:64], "item_index": r.index,
@@ -327,13 +370,12 @@ def _ingest_sqlite(conn: sqlite3.Connection, batches: list[tuple[list[tuple], in
             failed_ids += [r[0] for r in rows if r[-1]]
             accepted.append(added)
         if any(accepted):
-            added_rows = _SQLITE_ADDED.format(before=before)
-            conn.execute(_rollup_from("usage_hourly", _PERSON_KEYS, added_rows))
-            conn.execute(_rollup_from("team_usage_hourly", _TEAM_KEYS, added_rows))
+            since = {"before": before}
+            conn.execute(_SQLITE_ADD_PERSON_ROLLUPS, since)
+            conn.execute(_SQLITE_ADD_TEAM_ROLLUPS, since)
             if failed_ids:
-                conn.execute(_failures_from(f"(SELECT * FROM {added_rows} WHERE id IN (SELECT value FROM json_each(?)))"),
-                             (orjson.dumps(failed_ids).decode(),))
-            conn.execute(f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {added_rows})")
+                conn.execute(_SQLITE_COUNT_FAILURES, since | {"failed": orjson.dumps(failed_ids).decode()})
+            conn.execute(_SQLITE_SETTLE, since)
     return accepted
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -131,6 +132,13 @@ def _rollup_columns() -> list[Column]:
 
 ROLLUP_MEASURES = ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "cost_micros", "unpriced_requests")
 
+# Rollup shards. On PostgreSQL each ingesting connection adds to its own rows (shard 1 + backend pid % ROLLUP_SHARDS),
+# so concurrent batches, from one replica or several, do not queue on the same team-hour-model rows; every reader
+# sums over shards anyway (it sums over models and hours), and a job folds complete hours back into shard 0
+# (RollupStore.fold_shards). SQLite has one writer: it writes shard 0 only and its primary keys (created before
+# shards) do not include the column.
+ROLLUP_SHARDS = 16
+
 # Per person, hour (epoch hours, UTC) and model: what `/tokens me` reads. person_id 0 = not yet mapped.
 usage_hourly = Table(
     "usage_hourly",
@@ -139,8 +147,9 @@ usage_hourly = Table(
     Column("hour", Integer, nullable=False),
     Column("team_id", Integer, nullable=False),
     Column("model", String(200), nullable=False),
+    Column("shard", SmallInteger, nullable=False, server_default="0"),  # see ROLLUP_SHARDS
     *_rollup_columns(),
-    PrimaryKeyConstraint("person_id", "hour", "team_id", "model"),
+    PrimaryKeyConstraint("person_id", "hour", "team_id", "model", "shard"),
 )
 
 # Per team, hour and model, so a team's month is a few hundred rows however large the team is.
@@ -150,9 +159,15 @@ team_usage_hourly = Table(
     Column("team_id", Integer, nullable=False),
     Column("hour", Integer, nullable=False),
     Column("model", String(200), nullable=False),
+    Column("shard", SmallInteger, nullable=False, server_default="0"),
     *_rollup_columns(),
-    PrimaryKeyConstraint("team_id", "hour", "model"),
+    PrimaryKeyConstraint("team_id", "hour", "model", "shard"),
 )
+# Rows the fold job has still to move into shard 0 (a small index: folded rows leave it).
+Index("ix_usage_hourly_unfolded", usage_hourly.c.hour, sqlite_where=usage_hourly.c.shard != 0,
+      postgresql_where=usage_hourly.c.shard != 0)
+Index("ix_team_usage_hourly_unfolded", team_usage_hourly.c.hour, sqlite_where=team_usage_hourly.c.shard != 0,
+      postgresql_where=team_usage_hourly.c.shard != 0)
 # A team's month-to-date spend (the hard-cap reservation sums it on every gateway request) read from the index alone:
 # the primary key would visit every (hour, model) row of the table.
 Index("ix_team_usage_hourly_spend", team_usage_hourly.c.team_id, team_usage_hourly.c.hour,
@@ -172,5 +187,5 @@ Index("ix_dead_letters_received_at", dead_letters.c.received_at)
 
 __all__ = [
     "metadata", "org_state", "teams", "team_approvers", "people", "person_aliases", "usage_events",
-    "usage_hourly", "team_usage_hourly", "dead_letters", "ROLLUP_MEASURES", "UniqueConstraint",
+    "usage_hourly", "team_usage_hourly", "dead_letters", "ROLLUP_MEASURES", "ROLLUP_SHARDS", "UniqueConstraint",
 ]
