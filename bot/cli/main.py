@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -193,10 +192,6 @@ async def cmd_serve(settings: Settings, _args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     runner = app_runner(build_web_app(deps, bolt_app))
     await runner.setup()
-    # Everything loaded so far lives as long as the process: out of the collector's sight, a collection (which
-    # ingestion's many short-lived objects trigger often) no longer walks every module and class (bench/ingest.py).
-    gc.collect()
-    gc.freeze()
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info("tokenbot listening on http://%s:%d (database %s)", settings.host, settings.port,
              deps.engine.url.render_as_string(hide_password=True))
