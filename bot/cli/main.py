@@ -303,6 +303,9 @@ async def cmd_retention(settings: Settings, _args: argparse.Namespace) -> int:
         report = await RetentionStore(deps.engine).prune(int(deps.clock.now().timestamp()), settings.retention_days)
     print(f"pruned {report.events:,} raw events and {report.dead_letters:,} dead letters older than "
           f"{settings.retention_days} days, and {report.job_runs:,} finished job claims; rollups are kept")
+    if report.months_dropped:
+        print(f"dropped the month partitions {', '.join(report.months_dropped)} whole (their event count is "
+              "PostgreSQL's estimate)")
     return 0
 
 

@@ -11,12 +11,14 @@ from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.pricing import MICROS_PER_USD, Pricer
 from bot.domain.usage_events import Rejection, UsageEvent, dead_letter_text
 from storage.db import database_error, insert_for, is_sqlite
 from storage.sqlite_writer import SqliteWriter, immediate
+from storage.stores.event_partitions import MonthPartitions, is_missing_partition
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
 from storage.tables.core import ROLLUP_MEASURES, ROLLUP_SHARDS, dead_letters, team_usage_hourly, usage_events, usage_hourly
@@ -114,7 +116,8 @@ _PG_INGEST = text(
     f"AS b({', '.join(_EVENT_COLUMNS)}, failed) WHERE ({_ORG_REVISION_PG}) = :revision), "
     f"fresh AS (INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
     f"SELECT {', '.join('CAST(metadata AS json)' if c == 'metadata' else c for c in _EVENT_COLUMNS)} FROM batch "
-    f"ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
+    # Any conflict: the unique index on id is each month's partition's own (storage/stores/event_partitions.py).
+    f"ORDER BY id ON CONFLICT DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
     f"person AS ({_rollup_from('usage_hourly', _PERSON_KEYS, 'fresh', _PG_SHARD)}), "
     f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh', _PG_SHARD)}), "
     f"failures AS ({_failures_from('(SELECT fresh.* FROM fresh JOIN batch USING (id) WHERE batch.failed) AS f')}), "
@@ -152,8 +155,11 @@ class Ledger:
         # SQLite has one writer; queueing writers here is cheaper than SQLite's busy-wait back-off.
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
         self.sqlite_writer: SqliteWriter | None = None
+        self.partitions: MonthPartitions | None = None  # PostgreSQL: usage_events has a partition per month
         if is_sqlite(engine):
             self.sqlite_writer = SqliteWriter(engine.url.database or "", mode=sqlite_writer)
+        else:
+            self.partitions = MonthPartitions(engine)
 
     def close(self) -> None:
         if self.sqlite_writer is not None:
@@ -178,17 +184,31 @@ class Ledger:
             params: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(_EVENT_COLUMNS)}
             params["failed"] = [r[-1] for r in rows]
             params["revision"] = directory.revision
-            async with self.engine.begin() as conn:
-                accepted, current = (await conn.execute(_PG_INGEST, params)).one()
+            accepted, current = await self._ingest_postgres(params)
             if current != directory.revision:
                 accepted = None if check_revision else await self._ingest_postgres_unchecked(params, current)
         if accepted is None:
             raise StaleDirectory(directory.revision)
         return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
+    async def _ingest_postgres(self, params: dict[str, Any]) -> tuple[int, int]:
+        """(events stored, the org revision), once the months of the batch have their partitions."""
+        assert self.partitions is not None
+        for attempt in (1, 2):
+            await self.partitions.ensure(params["ts"])
+            try:
+                async with self.engine.begin() as conn:
+                    stored, revision = (await conn.execute(_PG_INGEST, params)).one()
+                    return stored, revision
+            except DBAPIError as exc:
+                if attempt == 2 or not is_missing_partition(exc):
+                    raise
+                # Another process's retention dropped a month this one had seen: late rows, not bad ones.
+                self.partitions.known.clear()
+        raise AssertionError("unreachable")
+
     async def _ingest_postgres_unchecked(self, params: dict[str, Any], current: int) -> int:
-        async with self.engine.begin() as conn:
-            return (await conn.execute(_PG_INGEST, params | {"revision": current})).one()[0]
+        return (await self._ingest_postgres(params | {"revision": current}))[0]
 
     async def failed_requests(self, from_hour: int, to_hour: int, person_id: int | None = None) -> int:
         """Failed gateway requests in hours [from_hour, to_hour], of one person or of everyone."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.db import is_sqlite
+from storage.stores.event_partitions import bounds, drop_partition, existing_partitions
 from storage.tables.core import dead_letters, team_usage_hourly, usage_events, usage_hourly
 
 _CHUNK = 20_000
@@ -14,10 +16,11 @@ _CHUNK = 20_000
 
 @dataclass(frozen=True)
 class PruneReport:
-    events: int
+    events: int  # rows deleted, plus PostgreSQL's row estimate of each month partition dropped whole
     dead_letters: int
     job_runs: int
     cutoff_hour: int
+    months_dropped: tuple[str, ...] = ()  # PostgreSQL: the month partitions dropped, "2026-03"
 
 
 class RetentionStore:
@@ -29,7 +32,9 @@ class RetentionStore:
         Rollups are written in the same transaction as their events, so everything pruned is already rolled up."""
         cutoff_hour = (now_ts - keep_days * 86400) // 3600
         cutoff_ts = cutoff_hour * 3600
-        events = await self._delete_in_chunks(usage_events, usage_events.c.id, usage_events.c.ts < cutoff_ts, batch)
+        dropped, estimate = ((), 0) if is_sqlite(self.engine) else await self._drop_whole_months(cutoff_ts)
+        events = estimate + await self._delete_in_chunks(usage_events, usage_events.c.id, usage_events.c.ts < cutoff_ts,
+                                                         batch)
         letters = await self._delete_in_chunks(dead_letters, dead_letters.c.id, dead_letters.c.received_at < cutoff_ts, batch)
         runs = 0
         from storage.tables.core import metadata
@@ -40,7 +45,22 @@ class RetentionStore:
                 result = await conn.execute(delete(job_runs).where(job_runs.c.status == "done",
                                                                    job_runs.c.done_at < now_ts - 30 * 86400))
                 runs = result.rowcount or 0
-        return PruneReport(events, letters, runs, cutoff_hour)
+        return PruneReport(events, letters, runs, cutoff_hour, dropped)
+
+    async def _drop_whole_months(self, cutoff_ts: int) -> tuple[tuple[str, ...], int]:
+        """PostgreSQL: drop every month partition that ends at or before the cutoff, one statement each, instead of
+        deleting its rows (storage/stores/event_partitions.py). Rows counted by PostgreSQL's estimate."""
+        dropped: list[str] = []
+        rows = 0
+        async with self.engine.connect() as conn:
+            months = await existing_partitions(conn)
+        for month in sorted(m for m in months if bounds(m)[1] <= cutoff_ts):
+            async with self.engine.begin() as conn:
+                estimate = await drop_partition(conn, month)
+            if estimate is not None:  # else another replica's retention dropped it first
+                rows += estimate
+                dropped.append(f"{month[0]:04d}-{month[1]:02d}")
+        return tuple(dropped), rows
 
     async def _delete_in_chunks(self, table, key, where, batch: int) -> int:  # noqa: ANN001
         total = 0

@@ -93,6 +93,9 @@ person_aliases = Table(
     Column("person_id", Integer, ForeignKey("people.id"), nullable=False),
 )
 
+# On PostgreSQL the table is partitioned by month of `ts`, each month's partition with its own unique index on id
+# (migration a9d3c5e7f201, storage/stores/event_partitions.py); declared here as SQLite has it (alembic compares
+# neither primary keys nor partitioning).
 usage_events = Table(
     "usage_events",
     metadata,

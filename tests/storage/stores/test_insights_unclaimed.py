@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert
 
-from storage.db import make_engine
+from storage.db import is_sqlite, make_engine
+from storage.stores.event_partitions import MonthPartitions
 from storage.tables.core import usage_events
 from bot.domain.unclaimed import Unclaimed, UnclaimedId
 from storage.stores.insights import InsightStore
@@ -38,6 +39,8 @@ async def test_unclaimed_spend_sums_the_window_and_orders_the_ids(database_url: 
     ]
     engine = make_engine(database_url)
     try:
+        if not is_sqlite(engine):  # rows written here, not through the ledger: their months need partitions
+            await MonthPartitions(engine).ensure(r["ts"] for r in rows)
         async with engine.begin() as conn:
             await conn.execute(insert(usage_events), rows)
         result = await InsightStore(engine).unclaimed_spend(NOV, DEC)
