@@ -21,11 +21,20 @@ def _sum(expr):  # noqa: ANN001, ANN202
     return func.coalesce(func.sum(expr), 0)
 
 
+def impact_hours(now_hour: int) -> tuple[int, int, int]:
+    """(first hour of the 7-day window, of the 30-day window, last hour of both)."""
+    short_from, to_hour = window_hours(now_hour, SHORT)
+    return short_from, window_hours(now_hour, LONG)[0], to_hour
+
+
 def impact_parts(scope: str, key: int, now_hour: int, numbers: int, label: str) -> list:
     """Two SELECTs of (label + "s" | label + "o", model-or-kind, `numbers` integers): the spend of the 7- and 30-day
     windows, then per outcome kind (count 7 d, reverted 7 d, count 30 d, reverted 30 d). `scope` is person or team."""
-    short_from, to_hour = window_hours(now_hour, SHORT)
-    long_from, _ = window_hours(now_hour, LONG)
+    return impact_selects(scope, key, *impact_hours(now_hour), numbers, label)
+
+
+def impact_selects(scope: str, key, short_from, long_from, to_hour, numbers: int, label: str) -> list:  # noqa: ANN001
+    """impact_parts with its hours given: values, or bound parameters of a statement built once (ReportStore)."""
     rollup = usage_hourly if scope == "person" else team_usage_hourly
     owner = rollup.c.person_id if scope == "person" else rollup.c.team_id
     spend = (select(literal(label + "s").label("kind"), null().label("model"),
@@ -99,4 +108,4 @@ class ImpactStore:
                 for pid in ids if spend.get(pid) or pid in counts}
 
 
-__all__ = ["ImpactStore", "impact_parts", "impacts_from_rows"]
+__all__ = ["ImpactStore", "impact_hours", "impact_parts", "impact_selects", "impacts_from_rows"]
