@@ -72,6 +72,9 @@ class Jobs:
         reservations = Reservations(self.deps.engine, self.deps.ledger.writer)
         return await reservations.drop_expired(int(self.deps.clock.now().timestamp()))
 
+    async def event_partitions(self) -> int:
+        return await self.deps.ledger.partitions_ahead(int(self.deps.clock.now().timestamp()))
+
     async def fold_rollups(self) -> int:
         """Rollup rows that concurrent PostgreSQL batches wrote to their own shards, for complete hours: into shard 0,
         so a month's read stays a few rows per hour and model."""
@@ -125,7 +128,7 @@ def build_scheduler(deps: Deps, jobs: Jobs | None = None) -> AsyncIOScheduler:
     start = deps.clock.now()  # first runs at start-up (the catch-up), then on APScheduler's interval
     planned: list[tuple[str, int, Callable[[], Awaitable[object]]]] = list(pollers(deps))
     planned += [("retention", 86400, jobs.retention), ("expired-reservations", 600, jobs.expired_reservations),
-                ("fold-rollups", 300, jobs.fold_rollups)]
+                ("fold-rollups", 300, jobs.fold_rollups), ("event-partitions", 86400, jobs.event_partitions)]
     if deps.slack is not None:
         planned += [("digests", 60, jobs.digests), ("warnings", deps.settings.scan_interval_s, jobs.warnings),
                     ("signals", SIGNALS_INTERVAL_S, jobs.signals), ("request-timers", 60, jobs.request_timers),

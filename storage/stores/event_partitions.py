@@ -116,7 +116,10 @@ class MonthPartitions:
         self.known: set[Month] = set()
 
     async def ensure(self, timestamps: Iterable[int]) -> None:
-        missing = months_of(timestamps) - self.known
+        await self.ensure_months(months_of(timestamps))
+
+    async def ensure_months(self, months: Iterable[Month]) -> None:
+        missing = set(months) - self.known
         if not missing:
             return
         async with self.engine.begin() as conn:

@@ -18,7 +18,7 @@ from bot.domain.pricing import MICROS_PER_USD, Pricer
 from bot.domain.usage_events import Rejection, UsageEvent, dead_letter_text
 from storage.db import database_error, insert_for, is_sqlite
 from storage.sqlite_writer import SqliteWriter, immediate
-from storage.stores.event_partitions import MonthPartitions, is_missing_partition
+from storage.stores.event_partitions import MonthPartitions, is_missing_partition, month_of, next_month
 from storage.stores.org import Directory
 from storage.stores.reports import window_sums, window_values
 from storage.tables.core import ROLLUP_MEASURES, ROLLUP_SHARDS, dead_letters, team_usage_hourly, usage_events, usage_hourly
@@ -190,6 +190,16 @@ class Ledger:
         if accepted is None:
             raise StaleDirectory(directory.revision)
         return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
+
+    async def partitions_ahead(self, now_ts: int) -> int:
+        """PostgreSQL: this month's and next month's partitions of raw events, made before any event needs them (the
+        first event of a month then never waits for DDL, which queues behind every open transaction on the table).
+        Returns the months ensured (0 on SQLite)."""
+        if self.partitions is None:
+            return 0
+        months = {month_of(now_ts), next_month(month_of(now_ts))}
+        await self.partitions.ensure_months(months)
+        return len(months)
 
     async def _ingest_postgres(self, params: dict[str, Any]) -> tuple[int, int]:
         """(events stored, the org revision), once the months of the batch have their partitions."""

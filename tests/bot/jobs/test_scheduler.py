@@ -9,7 +9,8 @@ from bot.jobs.scheduler import build_scheduler
 async def test_scheduler_runs_the_due_digests_at_start(bot) -> None:
     scheduler = build_scheduler(bot.deps)
     assert {j.id for j in scheduler.get_jobs()} == {"digests", "warnings", "signals", "request-timers", "admin-digest", "steering", "retention",
-                                                     "expired-reservations", "fold-rollups"}  # no poller configured
+                                                     "expired-reservations", "fold-rollups",
+                                                     "event-partitions"}  # no poller configured
     scheduler.start()
     try:
         for _ in range(200):  # wait for the first run (not a timing assertion: the content is what is checked)

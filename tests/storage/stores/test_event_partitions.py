@@ -107,3 +107,14 @@ async def test_replicas_opening_the_same_new_month_at_once_both_store(bot, datab
     assert [r.accepted for r in results] == [20, 20, 20, 20]
     assert "usage_events_y2025m02" in await partitions(bot)
     assert await stored(bot) == (80, 40_000_000)
+
+
+async def test_the_daily_job_makes_next_month_before_its_first_event(bot, database_url: str) -> None:  # noqa: ANN001
+    from bot.jobs.scheduler import Jobs
+
+    bot.clock.set(datetime(2026, 12, 20, 9, tzinfo=UTC))
+    assert await Jobs(bot.deps).run("event-partitions", 86400, Jobs(bot.deps).event_partitions)
+    if database_url.startswith("postgresql"):
+        assert {"usage_events_y2026m12", "usage_events_y2027m01"} <= set(await partitions(bot))
+    # Claimed once per day across replicas, like every job: the same slot does not run again.
+    assert not await Jobs(bot.deps).run("event-partitions", 86400, Jobs(bot.deps).event_partitions)
