@@ -81,9 +81,17 @@ async def create_partitions(conn: AsyncConnection, months: Iterable[Month]) -> N
             await conn.execute(text(statement))
 
 
+DROP_LOCK_TIMEOUT = "3s"
+
+
 async def drop_partition(conn: AsyncConnection, m: Month) -> int | None:
     """Drop a month's partition in the caller's transaction; its rows by PostgreSQL's estimate (ANALYZE samples a
-    fixed number of pages: counting a month of events exactly would read all of it), or None if it was gone."""
+    fixed number of pages: counting a month of events exactly would read all of it), or None if it was gone.
+
+    Dropping a partition locks the whole table; while it waits for a long reader, every ingest queues behind it. So it
+    waits at most DROP_LOCK_TIMEOUT, then fails (lock_not_available, `is_lock_timeout`) and the month is left for the
+    caller to delete row by row."""
+    await conn.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
     await _lock(conn)
     name = partition_name(m)
     if (await conn.execute(text("SELECT to_regclass(:name)"), {"name": name})).scalar_one() is None:
@@ -100,6 +108,11 @@ async def existing_partitions(conn: AsyncConnection) -> dict[Month, str]:
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = CAST(:parent AS regclass)"), {"parent": PARENT})
     return {m: name for (name,) in rows if (m := month_of_partition(name)) is not None}
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """PostgreSQL gave up waiting for a lock (SQLSTATE 55P03, under `lock_timeout`)."""
+    return "lock timeout" in str(exc) or "55P03" in str(getattr(getattr(exc, "orig", None), "sqlstate", ""))
 
 
 def is_missing_partition(exc: BaseException) -> bool:

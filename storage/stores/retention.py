@@ -2,16 +2,19 @@
 rollups still equal the raw sums for every hour whose raw events are kept."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import is_sqlite
-from storage.stores.event_partitions import bounds, drop_partition, existing_partitions
+from storage.stores.event_partitions import bounds, drop_partition, existing_partitions, is_lock_timeout
 from storage.tables.core import dead_letters, team_usage_hourly, usage_events, usage_hourly
 
 _CHUNK = 20_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,15 @@ class RetentionStore:
         async with self.engine.connect() as conn:
             months = await existing_partitions(conn)
         for month in sorted(m for m in months if bounds(m)[1] <= cutoff_ts):
-            async with self.engine.begin() as conn:
-                estimate = await drop_partition(conn, month)
+            try:
+                async with self.engine.begin() as conn:
+                    estimate = await drop_partition(conn, month)
+            except DBAPIError as exc:
+                if not is_lock_timeout(exc):
+                    raise
+                log.warning("retention: the %04d-%02d partition stayed locked; its rows are deleted one by one instead",
+                            *month)
+                continue
             if estimate is not None:  # else another replica's retention dropped it first
                 rows += estimate
                 dropped.append(f"{month[0]:04d}-{month[1]:02d}")

@@ -118,3 +118,19 @@ async def test_the_daily_job_makes_next_month_before_its_first_event(bot, databa
         assert {"usage_events_y2026m12", "usage_events_y2027m01"} <= set(await partitions(bot))
     # Claimed once per day across replicas, like every job: the same slot does not run again.
     assert not await Jobs(bot.deps).run("event-partitions", 86400, Jobs(bot.deps).event_partitions)
+
+
+async def test_a_month_a_long_reader_holds_is_deleted_row_by_row_instead(bot, database_url: str,  # noqa: ANN001
+                                                                       monkeypatch) -> None:  # noqa: ANN001
+    postgres_only(database_url)
+    from storage.stores import event_partitions
+
+    monkeypatch.setattr(event_partitions, "DROP_LOCK_TIMEOUT", "200ms")  # the product waits 3 s
+    assert (await bot.ingest([event(f"jul-{i}", at(2026, 7, 3 + i), 1.0) for i in range(3)]))[1]["accepted"] == 3
+    async with bot.deps.engine.connect() as reader:  # a report that keeps its transaction open on the table
+        await reader.execute(select(func.count()).select_from(usage_events))
+        report = await RetentionStore(bot.deps.engine).prune(NOW_TS, keep_days=60)
+    # Ingestion never queued behind the drop for longer than the timeout; July's rows went anyway.
+    assert report.months_dropped == () and report.events == 3
+    assert "usage_events_y2026m07" in await partitions(bot)
+    assert await stored(bot) == (0, 3_000_000)
