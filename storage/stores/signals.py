@@ -47,13 +47,18 @@ class SignalStore:
         """Per person and UTC day (epoch days) from `from_day`: spend, for people with a day of at least `min_micros`."""
         t = usage_hourly
         day = t.c.hour // 24  # integer division on both databases
-        stmt = (select(t.c.person_id, day.label("day"), func.sum(t.c.cost_micros))
-                .where(t.c.hour >= from_day * 24, t.c.person_id != 0).group_by(t.c.person_id, "day"))
+        cost = func.sum(t.c.cost_micros)
+        # The threshold is applied in the database (each person's peak day, a window over the grouped days): the rows
+        # come back to the event loop, and at 10,000 people x 3 weeks reading them all blocked it for ~130 ms.
+        days = (select(t.c.person_id, day.label("day"), cost.label("cost"),
+                       func.max(cost).over(partition_by=t.c.person_id).label("peak"))
+                .where(t.c.hour >= from_day * 24, t.c.person_id != 0).group_by(t.c.person_id, "day").subquery())
+        stmt = select(days.c.person_id, days.c.day, days.c.cost).where(days.c.peak >= min_micros)
         out: dict[int, dict[int, int]] = defaultdict(dict)
         async with self.engine.connect() as conn:
-            for pid, d, cost in await conn.execute(stmt):
-                out[int(pid)][int(d)] = int(cost or 0)
-        return {pid: days for pid, days in out.items() if max(days.values()) >= min_micros}
+            for pid, d, spent in await conn.execute(stmt):
+                out[int(pid)][int(d)] = int(spent or 0)
+        return dict(out)
 
     async def outcome_days(self, from_day: int) -> tuple[dict[int, set[int]], dict[int, dict[int, int]]]:
         """(person -> UTC days with an outcome, team -> day -> outcomes) from `from_day`."""
