@@ -7,10 +7,10 @@ is caught whatever timestamp it carries, unless it carries one of another month 
 time it sends them, resending across midnight at a month's end); every source tokenbot ships takes an event's time
 from the request itself. SQLite keeps one table keyed by id.
 
-Partitions are created before rows need them: the current and next month at migration, then any other month (a
-backfill) by the first batch that holds it (`MonthPartitions.ensure`), under an advisory lock so that replicas creating
-the same month at once do not collide. No DEFAULT partition: rows of a month in it would stop that month's partition
-from ever being created.
+Partitions are created before rows need them: the current and next month by the migration and then daily (the
+`event-partitions` job, Ledger.partitions_ahead), any other month (a backfill) by the first batch that holds it
+(`MonthPartitions.ensure`), under an advisory lock so that replicas creating the same month at once do not collide.
+No DEFAULT partition: rows of a month in it would stop that month's partition from ever being created.
 """
 from __future__ import annotations
 
@@ -138,7 +138,3 @@ class MonthPartitions:
         async with self.engine.begin() as conn:
             await create_partitions(conn, missing)
         self.known |= missing
-
-    def forget(self, months: Iterable[Month]) -> None:
-        """Months whose partitions were dropped (retention): a late event of one creates it again."""
-        self.known -= set(months)

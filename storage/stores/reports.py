@@ -8,7 +8,8 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, CompoundSelect, Integer, String, Table, bindparam, case, func, literal, null, select, union_all
+from sqlalchemy import (BigInteger, CompoundSelect, Integer, String, Table, bindparam, case, func, literal, null, select,
+                        union_all)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.impact import Impact

@@ -79,7 +79,8 @@ class RetentionStore:
                 ids = (await conn.execute(select(key).where(where).limit(batch))).scalars().all()
                 if not ids:
                     return total
-                await conn.execute(delete(table).where(key.in_(ids)))
+                # The condition again: on PostgreSQL an id is unique per month, not across the table.
+                await conn.execute(delete(table).where(key.in_(ids), where))
                 total += len(ids)
 
     async def check_rollups(self) -> RollupCheck:
