@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import storage.tables  # noqa: F401  (registers every table)
-from storage.stores.event_partitions import month_of_partition
+from storage.stores.event_partitions import include_name
 from storage.tables.core import metadata
 
 connection = context.config.attributes.get("connection")
@@ -14,8 +14,6 @@ if connection is None:
 
 context.configure(connection=connection, target_metadata=metadata,
                   render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
-                  compare_type=True,
-                  # usage_events' monthly partitions (PostgreSQL) are made at run time, not declared
-                  include_name=lambda name, kind, _parents: kind != "table" or month_of_partition(name or "") is None)
+                  compare_type=True, include_name=include_name)  # not usage_events' monthly partitions
 with context.begin_transaction():
     context.run_migrations()

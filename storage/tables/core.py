@@ -138,7 +138,7 @@ ROLLUP_MEASURES = ("requests", "input_tokens", "output_tokens", "cached_input_to
 # Rollup shards. On PostgreSQL each ingesting connection adds to its own rows (shard 1 + backend pid % ROLLUP_SHARDS),
 # so concurrent batches, from one replica or several, do not queue on the same team-hour-model rows; every reader
 # sums over shards anyway (it sums over models and hours), and a job folds complete hours back into shard 0
-# (RollupStore.fold_shards). SQLite has one writer: it writes shard 0 only and its primary keys (created before
+# (Ledger.fold_shards). SQLite has one writer: it writes shard 0 only and its primary keys (created before
 # shards) do not include the column.
 ROLLUP_SHARDS = 16
 
