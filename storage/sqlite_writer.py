@@ -26,6 +26,7 @@ import socket
 import struct
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,6 +44,10 @@ GROUPS_IN_FLIGHT = 2
 
 MODES = ("process", "thread")
 
+RESTART_LOG_PAGES = 4096  # a write-ahead log this long (16 MiB at 4 KiB pages) is restarted from its beginning ...
+RESTART_WAIT_MS = 100  # ... waiting at most this long for readers still on it (the writer waits meanwhile)
+WAL_KEEP_BYTES = 64 << 20  # a restarted log file longer than this is truncated to it
+
 
 class _Connection:
     """The writer's connection and its checkpointing thread (in the writer's process, whichever that is)."""
@@ -53,19 +58,43 @@ class _Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
         self.conn = conn
+        self.turn = threading.Lock()  # held by the writer for each call; the checkpointer takes it to restart the log
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpoint_every_second, args=(path,), daemon=True,
                                               name="tokenbot-sqlite-checkpoint")
         self._checkpointer.start()
 
+    def call(self, fn: Callable[..., T], args: tuple) -> T:
+        with self.turn:
+            return fn(self.conn, *args)
+
     def _checkpoint_every_second(self, path: str) -> None:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             while not self._stop.wait(1.0):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                _, log_pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if log_pages >= RESTART_LOG_PAGES:
+                    self._restart_log(conn)
         finally:
             conn.close()
+
+    def _restart_log(self, conn: sqlite3.Connection) -> None:
+        """Copy the last frames and let the next write start the log from its beginning. A PASSIVE checkpoint never
+        does that under a steady stream of writes (it is always a few frames behind), so the log grew by every page
+        written (730 MB in 10 s of the ingest benchmark), and each new page of a growing file is zeroed by the
+        filesystem first: a fifth of the writer's time. The writer waits meanwhile (`turn`): the PASSIVE run just
+        before has copied nearly everything, so this is the last few frames and one fsync. Readers still on the old
+        log get RESTART_WAIT_MS; past that the restart is tried again a second later."""
+        with self.turn:
+            conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            except sqlite3.OperationalError:
+                pass  # busy: next second
+            finally:
+                conn.execute("PRAGMA busy_timeout=30000")
 
     def close(self) -> None:
         self._stop.set()
@@ -97,7 +126,7 @@ def _writer_process(sock: socket.socket, path: str) -> None:
             except EOFError:
                 return
             try:
-                reply = pickle.dumps((True, fn(conn.conn, *args)), protocol=pickle.HIGHEST_PROTOCOL)
+                reply = pickle.dumps((True, conn.call(fn, args)), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # noqa: BLE001 - handed to the caller, whose error it is
                 try:
                     reply = pickle.dumps((False, exc), protocol=pickle.HIGHEST_PROTOCOL)
@@ -111,7 +140,11 @@ def _writer_process(sock: socket.socket, path: str) -> None:
 class _WriterProcess:
     """The parent's end: pickling and socket I/O on the event loop's own thread. (concurrent.futures'
     ProcessPoolExecutor moves them to helper threads, which then wait for the GIL behind the parsing event loop at
-    each hand-over: writer and event loop took turns instead of working at once.)"""
+    each hand-over: writer and event loop took turns instead of working at once.)
+
+    Calls are pipelined: the next call is sent while the writer is still on the one before, and one reader answers
+    them in order (the writer runs them in order). With one call at a time the writer sat idle while the event loop
+    pickled and sent the next group: a quarter of its time on the ingest benchmark."""
 
     def __init__(self, path: str) -> None:
         parent_sock, child_sock = socket.socketpair()
@@ -121,24 +154,48 @@ class _WriterProcess:
         self.process.start()
         child_sock.close()
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        self._lock = asyncio.Lock()  # one call at a time on the socket
+        self._send_lock = asyncio.Lock()  # one message at a time onto the socket
+        self._waiting: deque[asyncio.Future] = deque()  # callers, in the order their calls were sent
+        self._reader: asyncio.Task | None = None
+        self._died: _WriterDied | None = None
 
     async def call(self, fn: Callable[..., T], args: tuple) -> T:
-        async with self._lock:
+        message = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        async with self._send_lock:
+            if self._died is not None:
+                raise self._died
             if self._streams is None:
                 self._streams = await asyncio.open_connection(sock=self.sock, limit=1 << 20)
-            reader, writer = self._streams
-            message = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+                self._reader = asyncio.get_running_loop().create_task(self._read_replies(self._streams[0]))
+            answer: asyncio.Future = asyncio.get_running_loop().create_future()
+            self._waiting.append(answer)
             try:
-                writer.write(_FRAME.pack(len(message)) + message)
-                await writer.drain()
-                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-                ok, value = pickle.loads(await reader.readexactly(size))
-            except (ConnectionError, asyncio.IncompleteReadError) as exc:
-                raise _WriterDied(str(exc) or type(exc).__name__) from exc
+                self._streams[1].write(_FRAME.pack(len(message)) + message)
+                await self._streams[1].drain()
+            except ConnectionError as exc:
+                self._fail(_WriterDied(str(exc) or type(exc).__name__))
+        ok, value = await asyncio.shield(answer)  # a cancelled caller must not take its reply from the next one
         if not ok:
             raise value
         return value
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+                reply = pickle.loads(await reader.readexactly(size))
+                answer = self._waiting.popleft()
+                if not answer.done():
+                    answer.set_result(reply)
+        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+            self._fail(_WriterDied(str(exc) or type(exc).__name__))
+
+    def _fail(self, died: _WriterDied) -> None:
+        self._died = died
+        while self._waiting:
+            answer = self._waiting.popleft()
+            if not answer.done():
+                answer.set_exception(died)
 
     def close(self) -> None:
         try:
@@ -146,6 +203,8 @@ class _WriterProcess:
         except OSError:
             pass
         self.process.join(timeout=30)
+        if self._reader is not None:
+            self._reader.cancel()
         if self._streams is not None:
             self._streams[1].close()
         else:
@@ -232,7 +291,7 @@ class SqliteWriter:
     def _thread_call(self, fn: Callable[..., T], args: tuple) -> T:
         if self._thread_conn is None:
             self._thread_conn = _Connection(self.path)
-        return fn(self._thread_conn.conn, *args)
+        return self._thread_conn.call(fn, args)
 
     def close(self) -> None:
         if self._process is not None:

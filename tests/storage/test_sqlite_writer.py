@@ -1,5 +1,6 @@
-"""The SQLite writer on a real file: group commit, one bad item failing only its caller, a writer process that dies
-(the next call starts another) and one whose parent dies (it exits instead of holding the file)."""
+"""The SQLite writer on a real file: group commit, one bad item failing only its caller, calls pipelined to the writer
+process each answered to its own caller, a write-ahead log that restarts under steady writes, a writer process that
+dies (the next call starts another) and one whose parent dies (it exits instead of holding the file)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.sqlite_writer import SqliteWriter, immediate
+from storage.sqlite_writer import RESTART_LOG_PAGES, SqliteWriter, immediate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +38,17 @@ def group_sizes(conn: sqlite3.Connection, items: list[int]) -> list[int]:
 
 def calls_seen(conn: sqlite3.Connection) -> int:
     return os.getpid()
+
+
+def echo_after(conn: sqlite3.Connection, value: int, delay: float) -> tuple[int, int]:
+    time.sleep(delay)
+    return value, os.getpid()
+
+
+def append_blob_slowly(conn: sqlite3.Connection, size: int) -> None:
+    with immediate(conn):
+        conn.execute("INSERT INTO blobs (data) VALUES (randomblob(?))", (size,))
+        time.sleep(0.003)  # a steady stream, not the disk's top speed
 
 
 def stored(path: Path) -> dict[str, int]:
@@ -83,6 +95,51 @@ async def test_a_dead_writer_process_is_answered_as_unavailable_then_replaced(tm
     finally:
         writer.close()
     assert stored(db) == {"x": 1}
+
+
+async def test_pipelined_calls_are_each_answered_to_their_own_caller_even_when_one_gives_up(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    make_table(db)
+    writer = SqliteWriter(str(db), mode="process")
+    try:
+        # Later calls are sent while the writer is still busy with earlier ones (and finish faster than they do).
+        calls = [asyncio.create_task(writer.run(echo_after, i, 0.05 if i % 3 == 0 else 0.0)) for i in range(12)]
+        await asyncio.sleep(0.02)
+        calls[4].cancel()  # a caller that went away: its answer must not reach the call after it
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        after = await writer.run(echo_after, 99, 0.0)
+    finally:
+        writer.close()
+    assert isinstance(results[4], asyncio.CancelledError)
+    assert [r[0] for i, r in enumerate(results) if i != 4] == [i for i in range(12) if i != 4]
+    assert len({r[1] for i, r in enumerate(results) if i != 4} | {after[1]}) == 1 and after[0] == 99
+
+
+async def test_the_write_ahead_log_starts_again_from_its_beginning_under_steady_writes(tmp_path: Path) -> None:
+    """A PASSIVE checkpoint alone never lets a writer that is always busy restart the log: it grew by every page
+    written. A restart shows in the log file's header (its checkpoint sequence number goes up)."""
+    db = tmp_path / "w.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    writer = SqliteWriter(str(db), mode="process")
+    sequences: set[int] = set()
+    written = 0
+    try:
+        in_flight: set[asyncio.Task] = set()
+        deadline = time.monotonic() + 3.5  # the checkpointer looks once a second
+        while time.monotonic() < deadline:
+            while len(in_flight) < 3:  # the next calls are always queued: the writer is never idle
+                in_flight.add(asyncio.create_task(writer.run(append_blob_slowly, 128 * 1024)))
+                written += 128 * 1024
+            _, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            with open(f"{db}-wal", "rb") as wal:
+                sequences.add(int.from_bytes(wal.read(16)[12:16], "big"))
+        await asyncio.gather(*in_flight)
+    finally:
+        writer.close()
+    assert written > 2 * RESTART_LOG_PAGES * 4096, "too few pages written to need a restart"
+    assert len(sequences) > 1, "the log never started again"
 
 
 def test_a_writer_process_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
