@@ -183,11 +183,15 @@ class _WriterProcess:
         try:
             while True:
                 size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-                reply = pickle.loads(await reader.readexactly(size))
+                data = await reader.readexactly(size)
+                try:
+                    reply = pickle.loads(data)
+                except Exception as exc:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt: its caller's
+                    reply = (False, RuntimeError(f"unreadable reply from the SQLite writer: {exc!r}"))
                 answer = self._waiting.popleft()
                 if not answer.done():
                     answer.set_result(reply)
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the socket closed or broke: no caller may wait forever
             self._fail(_WriterDied(str(exc) or type(exc).__name__))
 
     def _fail(self, died: _WriterDied) -> None:

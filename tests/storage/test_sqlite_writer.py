@@ -51,6 +51,17 @@ def append_blob_slowly(conn: sqlite3.Connection, size: int) -> None:
         time.sleep(0.003)  # a steady stream, not the disk's top speed
 
 
+class TwoPartError(Exception):
+    """Pickles, but cannot be rebuilt from its pickle (its args hold one part)."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def fails_unreadably(conn: sqlite3.Connection) -> None:
+    raise TwoPartError("batch", "rejected")
+
+
 def stored(path: Path) -> dict[str, int]:
     with sqlite3.connect(path) as conn:
         return dict(conn.execute("SELECT id, amount FROM items"))
@@ -113,6 +124,20 @@ async def test_pipelined_calls_are_each_answered_to_their_own_caller_even_when_o
     assert isinstance(results[4], asyncio.CancelledError)
     assert [r[0] for i, r in enumerate(results) if i != 4] == [i for i in range(12) if i != 4]
     assert len({r[1] for i, r in enumerate(results) if i != 4} | {after[1]}) == 1 and after[0] == 99
+
+
+async def test_a_reply_the_parent_cannot_read_fails_its_own_call_only(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    make_table(db)
+    writer = SqliteWriter(str(db), mode="process")
+    try:
+        first = await writer.run(calls_seen)
+        unreadable, after = await asyncio.gather(writer.run(fails_unreadably), writer.run(echo_after, 7, 0.0),
+                                                 return_exceptions=True)
+    finally:
+        writer.close()
+    assert isinstance(unreadable, RuntimeError) and "unreadable reply" in str(unreadable)
+    assert after == (7, first)  # the call sent behind it got its own answer, from the same writer
 
 
 async def test_the_write_ahead_log_starts_again_from_its_beginning_under_steady_writes(tmp_path: Path) -> None:
