@@ -115,22 +115,44 @@ def test_a_sustained_new_level_is_one_message_then_the_baseline_follows_it() -> 
     assert baseline(series, len(series) - 1, HOURLY).expected > 2 * baseline(series, start, HOURLY).expected
 
 
-def test_one_moderately_high_hour_waits_for_a_second_but_a_huge_one_alerts_at_once() -> None:
+def test_a_high_hour_waits_for_a_second_unless_it_is_the_highest_in_two_weeks() -> None:
     series = office_spend(days=35, noise=0.05)
-    i = at(29, 14)
+    i = at(29, 14)  # a Tuesday afternoon
     base = baseline(series, i, HOURLY)
     assert base is not None
-    between = (HOURLY.threshold + HOURLY.threshold_alone) / 2  # above the threshold, below "alone"
     damp = HOURLY.damp_fraction * HOURLY.min_excess
-    moderate = (base.expected + damp) * math.exp(between * base.spread) - damp
-    one = list(series)
-    one[i] = moderate
-    assert detect(one, HOURLY) == []
-    two = list(one)
-    two[i + 1] = moderate
-    assert [v.index for v in detect(two, HOURLY)] == [i + 1]
+    high = (base.expected + damp) * math.exp((HOURLY.threshold + 0.5) * base.spread) - damp  # above the threshold
+    alone = list(series)
+    alone[i] = high
+    assert [v.index for v in detect(alone, HOURLY)] == [i]  # nothing in two weeks came near it: at once
+
+    shadowed = list(alone)
+    shadowed[i - 3 * DAY] = 1.5 * high  # three days before, an even higher hour (its own alert, then)
+    assert i not in [v.index for v in detect(shadowed, HOURLY)]  # one more such hour: wait for a second
+    two = list(shadowed)
+    two[i + 1] = high
+    assert i + 1 in [v.index for v in detect(two, HOURLY)]
+
+    old = list(alone)
+    old[i - 15 * DAY] = 1.5 * high  # the higher hour is more than two weeks back: no longer in the way
+    assert i in [v.index for v in detect(old, HOURLY)]
+
+
+def test_a_young_series_needs_a_higher_score_for_one_hour_alone() -> None:
+    series = office_spend(days=10, noise=0.05)
+    i = at(8, 14)  # eight days of history: "the highest so far" says little yet
+    base = baseline(series, i, HOURLY)
+    assert base is not None
+    damp = HOURLY.damp_fraction * HOURLY.min_excess
+
+    def at_score(z: float) -> float:
+        return (base.expected + damp) * math.exp(z * base.spread) - damp
+
+    between = list(series)
+    between[i] = at_score((HOURLY.threshold_alone + HOURLY.threshold_alone_young) / 2)
+    assert detect(between, HOURLY) == []
     huge = list(series)
-    huge[i] = base.expected * 20
+    huge[i] = at_score(HOURLY.threshold_alone_young + 0.5)
     assert [v.index for v in detect(huge, HOURLY)] == [i]
 
 
