@@ -16,7 +16,8 @@ Where the writer runs (TOKENBOT_SQLITE_WRITER):
 
 Checkpoints (copying the write-ahead log into the database file, with its fsyncs) would otherwise run inside
 whichever commit crosses SQLite's 1,000-page mark: half of a batch's time. The writer's connection does not
-checkpoint; a thread of its own does, PASSIVE (never blocking a writer), once a second."""
+checkpoint; a thread of its own does, PASSIVE (never blocking a writer), once a second, and holds the writer back only
+for the last few frames when the log has grown long enough to start again from its beginning (_Connection._restart_log)."""
 from __future__ import annotations
 
 import asyncio
