@@ -6,6 +6,7 @@ import functools
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,16 +190,16 @@ class Ledger:
         if not events:
             return IngestResult(0, 0)
         rows = [self._event_values(e, directory, now_ts) for e in events]
+        failed = [_is_failure(e) for e in events]
         revision = directory.revision if check_revision else None
         if self.sqlite_writer is not None:
             # Flattened here, not in the writer: the writer process is the bottleneck of SQLite ingestion, and one
             # flat list also pickles and unpickles faster than a list of tuples.
-            width = len(_EVENT_COLUMNS)
-            batch = ([v for r in rows for v in r[:width]], [r[0] for r in rows if r[-1]], revision)
+            batch = (list(chain.from_iterable(rows)), [r[0] for r, f in zip(rows, failed) if f], revision)
             accepted = await self.sqlite_writer.run_grouped(_ingest_sqlite, batch)
         else:
-            params: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(_EVENT_COLUMNS)}
-            params["failed"] = [r[-1] for r in rows]
+            params: dict[str, Any] = dict(zip(_EVENT_COLUMNS, map(list, zip(*rows))))
+            params["failed"] = failed
             params["revision"] = directory.revision
             accepted, current = await self._ingest_postgres(params)
             if current != directory.revision:
@@ -246,8 +247,7 @@ class Ledger:
             return int((await conn.execute(stmt)).scalar_one())
 
     def _event_values(self, e: UsageEvent, directory: Directory, now_ts: int) -> tuple:
-        """The event's row in _EVENT_COLUMNS order (metadata as JSON text), then whether it is a failed request (a
-        gateway request whose metadata says `status: "failure"`: counted in failed_requests_hourly, not spent)."""
+        """The event's row in _EVENT_COLUMNS order (metadata as JSON text)."""
         person_id, team_id = directory.attribute(e.user, e.team)
         if e.cost_usd is not None:
             cost, cost_source = round(e.cost_usd * MICROS_PER_USD), "event"
@@ -258,7 +258,7 @@ class Ledger:
         meta = e.metadata
         return (e.id, e.ts, e.user, person_id, team_id, e.model, e.provider, e.input_tokens, e.output_tokens,
                 e.cached_input_tokens, cost, cost_source, None if meta is None else orjson.dumps(meta).decode(),
-                now_ts, e.requests, isinstance(meta, dict) and meta.get("status") == "failure")
+                now_ts, e.requests)
 
     async def _add_to_rollups(self, conn: AsyncConnection,
                               deltas: tuple[dict[tuple, Measures], dict[tuple, Measures]]) -> None:
@@ -425,6 +425,11 @@ def _ingest_sqlite(conn: sqlite3.Connection, batches: list[tuple[list, list[str]
             if conn.execute(_SQLITE_ANY_RESERVATION).fetchone()[0]:
                 conn.execute(_SQLITE_SETTLE, since)
     return accepted
+
+
+def _is_failure(e: UsageEvent) -> bool:
+    """A failed gateway request (its metadata says `status: "failure"`): counted in failed_requests_hourly, not spent."""
+    return isinstance(e.metadata, dict) and e.metadata.get("status") == "failure"
 
 
 def _rollup_deltas(rows: Iterable[dict[str, Any]], sign: int = 1) -> tuple[dict[tuple, Measures], dict[tuple, Measures]]:
