@@ -50,14 +50,20 @@ def make_bodies(n_events: int, batch: int, people: int, seed: int = 1) -> list[b
     return bodies
 
 
-def parse_only_rate(bodies: list[bytes]) -> float:
+def parse_only_rate(bodies: list[bytes], passes: int = 3) -> float:
+    """The best of `passes` passes: on a shared machine one pass moved by a third from run to run while the HTTP+DB
+    rate beside it stayed within a tenth, so a single pass made the ratio mostly noise. The best pass is the ceiling
+    the ratio is meant to compare with (and the conservative choice)."""
     now = int(time.time())
-    t0 = time.perf_counter()
-    n = 0
-    for body in bodies:
-        events, _ = parse_events(split_body(body), now)
-        n += len(events)
-    return n / (time.perf_counter() - t0)
+    best = 0.0
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        n = 0
+        for body in bodies:
+            events, _ = parse_events(split_body(body), now)
+            n += len(events)
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
 
 
 async def post_all(urls: list[str], bodies: list[bytes], concurrency: int, path: str = "/v1/usage"
@@ -240,7 +246,7 @@ def one_run(args: argparse.Namespace, bodies: list[bytes], warmup: list[bytes]) 
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"ingest over HTTP, {backend}, {args.replicas} replica(s), batches of {args.batch}, "
           f"{args.concurrency * args.replicas} senders: {accepted:,} events in {elapsed:.2f} s = {rate:,.0f} events/s")
-    print(f"parse-and-validate only (same bodies, one core):          {parse_rate:,.0f} events/s "
+    print(f"parse-and-validate only (same bodies, one core, best of 3): {parse_rate:,.0f} events/s "
           f"(HTTP+DB rate is {rate / parse_rate:.0%} of it)")
     cpu_us = {k: figures[f"cpu_{k}"] * 1e6 for k in ("replicas", "writer", "postgres", "load")}
     busy = sum(cpu_us.values()) * rate / 1e6
