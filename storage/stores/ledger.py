@@ -6,8 +6,8 @@ import functools
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
