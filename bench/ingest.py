@@ -28,8 +28,10 @@ MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-sonnet-4-5",
           ("claude-haiku-4-5", "anthropic"), ("gemini-2.5-flash", "google"), ("in-house-llm", None)]
 
 
-def make_bodies(n_events: int, batch: int, people: int, seed: int = 1) -> list[bytes]:
-    """A live stream: timestamps move forward through the last hours, as a gateway would send them."""
+def make_bodies(n_events: int, batch: int, people: int, seed: int = 1, random_ids: bool = False) -> list[bytes]:
+    """A live stream: timestamps move forward through the last hours, as a gateway would send them. Ids are
+    `bench-<seed>-<n>` (each a little above the last), or with `random_ids` random hex as gateways send them (LiteLLM's
+    call ids are UUIDs): each new id then lands on its own page of the unique index."""
     rng = random.Random(seed)
     now = int(time.time())
     start = now - 6 * 3600
@@ -39,7 +41,7 @@ def make_bodies(n_events: int, batch: int, people: int, seed: int = 1) -> list[b
         for i in range(b, min(b + batch, n_events)):
             model, provider = rng.choice(MODELS)
             inp = rng.randint(200, 20000)
-            item = {"id": f"bench-{seed}-{i}", "timestamp": start + (i * 6 * 3600) // n_events,
+            item = {"id": f"{rng.getrandbits(128):032x}" if random_ids else f"bench-{seed}-{i}", "timestamp": start + (i * 6 * 3600) // n_events,
                     "user": f"user{rng.randrange(people)}@bench.example", "model": model, "provider": provider,
                     "input_tokens": inp, "output_tokens": rng.randint(10, 2000),
                     "cached_input_tokens": rng.randint(0, inp // 2)}
@@ -221,9 +223,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1,
                         help="repeat on a fresh database and print the median ratio: a shared machine's noise moves "
                              "single runs by 10 points and more")
+    parser.add_argument("--random-ids", action="store_true", help="random ids, as gateways send them (see make_bodies)")
     args = parser.parse_args()
-    bodies = make_bodies(args.events, args.batch, args.people)
-    warmup = make_bodies(5_000, args.batch, args.people, seed=2)
+    bodies = make_bodies(args.events, args.batch, args.people, random_ids=args.random_ids)
+    warmup = make_bodies(5_000, args.batch, args.people, seed=2, random_ids=args.random_ids)
     ratios = [one_run(args, bodies, warmup) for _ in range(args.runs)]
     if args.runs > 1:
         print(f"{args.runs} runs: HTTP+DB rate {min(ratios):.0%} to {max(ratios):.0%} of the parse rate, "
