@@ -41,7 +41,8 @@ def make_bodies(n_events: int, batch: int, people: int, seed: int = 1, random_id
         for i in range(b, min(b + batch, n_events)):
             model, provider = rng.choice(MODELS)
             inp = rng.randint(200, 20000)
-            item = {"id": f"{rng.getrandbits(128):032x}" if random_ids else f"bench-{seed}-{i}", "timestamp": start + (i * 6 * 3600) // n_events,
+            event_id = f"{rng.getrandbits(128):032x}" if random_ids else f"bench-{seed}-{i}"
+            item = {"id": event_id, "timestamp": start + (i * 6 * 3600) // n_events,
                     "user": f"user{rng.randrange(people)}@bench.example", "model": model, "provider": provider,
                     "input_tokens": inp, "output_tokens": rng.randint(10, 2000),
                     "cached_input_tokens": rng.randint(0, inp // 2)}

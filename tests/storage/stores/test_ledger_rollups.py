@@ -23,7 +23,8 @@ async def test_many_events_on_one_key_replays_and_unpriced_ones_sum_exactly(bot)
 
     directory = await bot.deps.ingestion.directory()
     ada, platform = directory.person_by_alias["ada"]
-    for rows in (await bot.deps.ledger.person_hours(ada, HOUR, HOUR), await bot.deps.ledger.team_hours(platform, HOUR, HOUR)):
+    ledger = bot.deps.ledger
+    for rows in (await ledger.person_hours(ada, HOUR, HOUR), await ledger.team_hours(platform, HOUR, HOUR)):
         by_model = {r.model: (r.requests, r.input_tokens, r.output_tokens, r.cached_input_tokens, r.cost_micros,
                               r.unpriced_requests) for r in rows}
         assert by_model == {
