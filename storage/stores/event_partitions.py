@@ -1,11 +1,11 @@
 """Raw usage events on PostgreSQL: one partition per calendar month (UTC) of `ts`, so retention drops whole months
 instead of deleting rows one by one, and a month's indexes stay the size of a month.
 
-A unique index of a partitioned table must include the partition key, so the parent has none: each month's partition
-has its own unique index on `id`, and `INSERT … ON CONFLICT DO NOTHING` checks the partition a row goes to. A replay
-is caught whatever timestamp it carries, unless it carries one of another month (a sender stamping events with the
-time it sends them, resending across midnight at a month's end); every source tokenbot ships takes an event's time
-from the request itself. SQLite keeps one table keyed by id.
+Deduplication is on (ts, id), the parent's unique index (storage/tables/core.py): a unique index of a partitioned
+table must include the partition key, which this one does, so every partition has its part of it and
+`INSERT … ON CONFLICT DO NOTHING` checks the partition a row goes to. There is no index on id alone (until migration
+c4e8a1f0b9d2 each month had a unique one); every source tokenbot ships takes an event's time from the request
+itself, so a replay carries the time it carried first.
 
 Partitions are created before rows need them: the current and next month by the migration and then daily (the
 `event-partitions` job, Ledger.partitions_ahead), any other month (a backfill) by the first batch that holds it
@@ -65,11 +65,9 @@ def include_name(name: str | None, kind: str, _parents: object) -> bool:
     return kind != "table" or month_of_partition(name or "") is None
 
 
-def create_sql(m: Month) -> list[str]:
+def create_sql(m: Month) -> str:
     start, end = bounds(m)
-    name = partition_name(m)
-    return [f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {PARENT} FOR VALUES FROM ({start}) TO ({end})",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_id ON {name} (id)"]
+    return f"CREATE TABLE IF NOT EXISTS {partition_name(m)} PARTITION OF {PARENT} FOR VALUES FROM ({start}) TO ({end})"
 
 
 async def _lock(conn: AsyncConnection) -> None:
@@ -82,8 +80,7 @@ async def create_partitions(conn: AsyncConnection, months: Iterable[Month]) -> N
     """Create the months' partitions that do not exist yet, in the caller's transaction."""
     await _lock(conn)
     for m in sorted(months):
-        for statement in create_sql(m):
-            await conn.execute(text(statement))
+        await conn.execute(text(create_sql(m)))
 
 
 DROP_LOCK_TIMEOUT = "3s"

@@ -1,4 +1,4 @@
-"""The usage ledger: raw events (idempotent on their id) and the hourly rollups every query reads."""
+"""The usage ledger: raw events (idempotent on their id and time) and the hourly rollups every query reads."""
 from __future__ import annotations
 
 import asyncio
@@ -101,6 +101,9 @@ _SQLITE_ADD_PERSON_ROLLUPS = _rollup_from("usage_hourly", _PERSON_KEYS, _SQLITE_
 _SQLITE_ADD_TEAM_ROLLUPS = _rollup_from("team_usage_hourly", _TEAM_KEYS, _SQLITE_ADDED)
 _SQLITE_COUNT_FAILURES = _failures_from(
     f"(SELECT * FROM {_SQLITE_ADDED} WHERE id IN (SELECT value FROM json_each(:failed)))")
+_SQLITE_SETTLED = ("INSERT INTO main.settled_reservations (event_id, expires_at) SELECT event_id, expires_at "
+                   f"FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_ADDED}) "
+                   "ON CONFLICT (event_id) DO NOTHING")
 _SQLITE_SETTLE = f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_ADDED})"
 # Settling builds a set of every new id (~0.35 us an event); without a hard budget there is never a reservation.
 _SQLITE_ANY_RESERVATION = "SELECT EXISTS (SELECT 1 FROM main.budget_reservations)"
@@ -110,7 +113,7 @@ _SQLITE_ANY_RESERVATION = "SELECT EXISTS (SELECT 1 FROM main.budget_reservations
 def _sqlite_insert(rows: int) -> str:
     one = f"({', '.join('?' * len(_EVENT_COLUMNS))})"
     return (f"INSERT INTO main.usage_events ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([one] * rows)} "
-            "ON CONFLICT (id) DO NOTHING")
+            "ON CONFLICT (ts, id) DO NOTHING")  # an event is its (ts, id): storage/tables/core.py
 
 
 # PostgreSQL: the whole batch in one statement (one round trip, so row locks on shared rollup rows are held for the
@@ -129,12 +132,12 @@ _PG_INGEST = text(
     f"AS b({', '.join(_EVENT_COLUMNS)}, failed) WHERE ({_ORG_REVISION_PG}) = :revision), "
     f"fresh AS (INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
     f"SELECT {', '.join('CAST(metadata AS json)' if c == 'metadata' else c for c in _EVENT_COLUMNS)} FROM batch "
-    # Any conflict: the unique index on id is each month's partition's own (storage/stores/event_partitions.py).
-    f"ORDER BY id ON CONFLICT DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
+    f"ORDER BY id ON CONFLICT (ts, id) DO NOTHING RETURNING {_PG_FRESH_COLUMNS}), "
     f"person AS ({_rollup_from('usage_hourly', _PERSON_KEYS, 'fresh', _PG_SHARD)}), "
     f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh', _PG_SHARD)}), "
     f"failures AS ({_failures_from('(SELECT fresh.* FROM fresh JOIN batch USING (id) WHERE batch.failed) AS f')}), "
-    "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch)) "
+    "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch) RETURNING event_id, expires_at), "
+    "kept AS (INSERT INTO settled_reservations SELECT * FROM settled ON CONFLICT (event_id) DO NOTHING) "
     f"SELECT count(*), ({_ORG_REVISION_PG}) FROM fresh")
 
 
@@ -423,6 +426,7 @@ def _ingest_sqlite(conn: sqlite3.Connection, batches: list[tuple[list, list[str]
             if failed_ids:
                 conn.execute(_SQLITE_COUNT_FAILURES, since | {"failed": orjson.dumps(failed_ids).decode()})
             if conn.execute(_SQLITE_ANY_RESERVATION).fetchone()[0]:
+                conn.execute(_SQLITE_SETTLED, since)
                 conn.execute(_SQLITE_SETTLE, since)
     return accepted
 

@@ -1,5 +1,6 @@
 """Budget reservations: a hard-capped request's estimated cost is held from the moment the gateway admits it until
-its usage event arrives (the ledger deletes the reservation in the transaction that stores the event).
+its usage event arrives (the ledger moves it to settled_reservations in the transaction that stores the event; there it
+stays until it would have expired, so a reservation asked again for that id is known as a finished request's).
 
 The admission is one decision in the database, never a per-process cache: on PostgreSQL under transaction-scoped
 advisory locks on the person and the team, on SQLite under the database's single write lock (taken by BEGIN IMMEDIATE
@@ -15,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.sqlite_writer import SqliteWriter, immediate
-from storage.tables.ingest import budget_reservations
+from storage.tables.ingest import budget_reservations, settled_reservations
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Admission:
     admitted: bool
     person: Held | None
     team: Held | None
-    reused_id: bool = False  # an event with this id was already stored: a client reusing a call id
+    reused_id: bool = False  # a request with this id has finished (its event settled a reservation that has not
+    # expired yet): a client reusing a call id
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,10 @@ class Reservations:
         return _admission(r, *row)
 
     async def drop_expired(self, now_ts: int) -> int:
-        """Reservations whose event never came (a request refused later in the gateway, a lost event)."""
+        """Reservations whose event never came (a request refused later in the gateway, a lost event); and settled
+        ones, once they would have expired."""
         async with self._writer(), self.engine.begin() as conn:
+            await conn.execute(delete(settled_reservations).where(settled_reservations.c.expires_at <= now_ts))
             result = await conn.execute(delete(budget_reservations).where(budget_reservations.c.expires_at <= now_ts))
             return result.rowcount or 0
 
@@ -98,7 +102,7 @@ _SQLITE_SUMS = """SELECT
     (SELECT coalesce(sum(cost_micros), 0) FROM team_usage_hourly WHERE team_id = :team AND hour >= :hour),
     (SELECT coalesce(sum(amount_micros), 0) FROM budget_reservations
       WHERE team_id = :team AND expires_at > :now AND event_id <> :event),
-    EXISTS (SELECT 1 FROM usage_events WHERE id = :event),
+    EXISTS (SELECT 1 FROM settled_reservations WHERE event_id = :event),
     EXISTS (SELECT 1 FROM budget_reservations WHERE event_id = :event)"""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,9 +36,10 @@ class RetentionStore:
         cutoff_hour = (now_ts - keep_days * 86400) // 3600
         cutoff_ts = cutoff_hour * 3600
         dropped, estimate = ((), 0) if is_sqlite(self.engine) else await self._drop_whole_months(cutoff_ts)
-        events = estimate + await self._delete_in_chunks(usage_events, usage_events.c.id, usage_events.c.ts < cutoff_ts,
-                                                         batch)
-        letters = await self._delete_in_chunks(dead_letters, dead_letters.c.id, dead_letters.c.received_at < cutoff_ts, batch)
+        events = estimate + await self._delete_in_chunks(usage_events, (usage_events.c.ts, usage_events.c.id),
+                                                         usage_events.c.ts < cutoff_ts, batch)
+        letters = await self._delete_in_chunks(dead_letters, (dead_letters.c.id,), dead_letters.c.received_at < cutoff_ts,
+                                               batch)
         runs = 0
         from storage.tables.core import metadata
 
@@ -72,16 +73,16 @@ class RetentionStore:
                 dropped.append(f"{month[0]:04d}-{month[1]:02d}")
         return tuple(dropped), rows
 
-    async def _delete_in_chunks(self, table, key, where, batch: int) -> int:  # noqa: ANN001
+    async def _delete_in_chunks(self, table, key: tuple, where, batch: int) -> int:  # noqa: ANN001
+        """Rows matching `where`, `batch` at a time, each chunk found and deleted by `key` (its unique columns)."""
         total = 0
         while True:
             async with self.engine.begin() as conn:
-                ids = (await conn.execute(select(key).where(where).limit(batch))).scalars().all()
-                if not ids:
+                keys = (await conn.execute(select(*key).where(where).limit(batch))).all()
+                if not keys:
                     return total
-                # The condition again: on PostgreSQL an id is unique per month, not across the table.
-                await conn.execute(delete(table).where(key.in_(ids), where))
-                total += len(ids)
+                await conn.execute(delete(table).where(tuple_(*key).in_([tuple(k) for k in keys])))
+                total += len(keys)
 
     async def check_rollups(self) -> RollupCheck:
         """Per hour and per (hour, team): raw sums == person rollups == team rollups, for the hours raw events cover."""

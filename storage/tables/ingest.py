@@ -43,4 +43,15 @@ budget_reservations = Table(
 Index("ix_budget_reservations_person", budget_reservations.c.person_id, budget_reservations.c.expires_at)
 Index("ix_budget_reservations_team", budget_reservations.c.team_id, budget_reservations.c.expires_at)
 
-__all__ = ["failed_requests_hourly", "ingest_cursors", "budget_reservations"]
+# The reservations their events settled, kept until they would have expired, so a reservation asked again for an id
+# whose request has finished is recognised (Admission.reused_id) without an index on usage_events.id alone, which
+# would cost a random page per event (storage/tables/core.py).
+settled_reservations = Table(
+    "settled_reservations",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+)
+Index("ix_settled_reservations_expires", settled_reservations.c.expires_at)
+
+__all__ = ["failed_requests_hourly", "ingest_cursors", "budget_reservations", "settled_reservations"]
