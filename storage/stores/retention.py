@@ -74,15 +74,16 @@ class RetentionStore:
         return tuple(dropped), rows
 
     async def _delete_in_chunks(self, table, key: tuple, where, batch: int) -> int:  # noqa: ANN001
-        """Rows matching `where`, `batch` at a time, each chunk found and deleted by `key` (its unique columns)."""
+        """Rows matching `where`, `batch` at a time, each chunk chosen by `key` (its unique columns) in the
+        statement that deletes it: no keys travel to the client and back."""
+        chunk = select(*key).where(where).limit(batch)
         total = 0
         while True:
             async with self.engine.begin() as conn:
-                keys = (await conn.execute(select(*key).where(where).limit(batch))).all()
-                if not keys:
-                    return total
-                await conn.execute(delete(table).where(tuple_(*key).in_([tuple(k) for k in keys])))
-                total += len(keys)
+                deleted = (await conn.execute(delete(table).where(tuple_(*key).in_(chunk)))).rowcount or 0
+            total += deleted
+            if deleted < batch:
+                return total
 
     async def check_rollups(self) -> RollupCheck:
         """Per hour and per (hour, team): raw sums == person rollups == team rollups, for the hours raw events cover."""

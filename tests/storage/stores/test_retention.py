@@ -15,7 +15,7 @@ async def test_prune_keeps_rollups_and_the_check_holds(bot) -> None:
     assert (await bot.ingest(events))[0] == 200
     before = await RetentionStore(bot.deps.engine).check_rollups()
     assert before.ok and before.raw_cost_micros == sum(1_000_000 + d * 1_000_000 for d in range(0, 40, 3))
-    report = await RetentionStore(bot.deps.engine).prune(now, keep_days=20)
+    report = await RetentionStore(bot.deps.engine).prune(now, keep_days=20, batch=3)  # chunks of 3, 3 and 1
     assert report.events == len([d for d in range(0, 40, 3) if d * 86400 + 60 > 20 * 86400])
     async with bot.deps.engine.connect() as conn:
         kept = (await conn.execute(select(func.count()).select_from(usage_events))).scalar_one()
