@@ -225,7 +225,7 @@ def main() -> None:
                         help="repeat on a fresh database and print the median ratio: a shared machine's noise moves "
                              "single runs by 10 points and more")
     parser.add_argument("--ordered-ids", action="store_true",
-                        help="ids each a little above the last, instead of random ones as gateways send (see make_bodies)")
+                        help="ids each a little above the last, not random as gateways send them (see make_bodies)")
     args = parser.parse_args()
     bodies = make_bodies(args.events, args.batch, args.people, random_ids=not args.ordered_ids)
     warmup = make_bodies(5_000, args.batch, args.people, seed=2, random_ids=not args.ordered_ids)

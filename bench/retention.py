@@ -63,7 +63,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
     store = RetentionStore(engine)
 
     wal, t0 = await wal_lsn(engine), time.perf_counter()
-    deleted = await store._delete_in_chunks(usage_events, (usage_events.c.ts, usage_events.c.id),  # noqa: SLF001 (the row-by-row path)
+    # The row-by-row path, as on SQLite or for a month whose partition stayed locked.
+    deleted = await store._delete_in_chunks(usage_events, (usage_events.c.ts, usage_events.c.id),  # noqa: SLF001
                                             usage_events.c.ts < bounds((2026, 2))[0], 20_000)
     delete_s, delete_wal = time.perf_counter() - t0, await wal_lsn(engine) - wal
     # The deleted rows' space comes back only after VACUUM has read the month again: part of the DELETE's cost.

@@ -52,8 +52,9 @@ RESTART_WAIT_MS = 100  # ... waiting at most this long for readers still on it (
 WAL_KEEP_BYTES = 64 << 20  # a restarted log file longer than this is truncated to it
 # The writer's page cache (SQLite's default is 2 MiB). While events were unique on id alone (before migration
 # c4e8a1f0b9d2), a gateway's random ids put each new event on its own page of that index; with 2 MiB those pages were
-# evicted and spilled to the log again within one transaction. bench/ingest.py --random-ids: 49,774-50,158 events/s against 36,504-40,436, the writer 19 us an event
-# against 23-26 (alternating runs); in process, 3.4 KB written per event against 4.3 KB.
+# evicted and spilled to the log again within one transaction. bench/ingest.py --random-ids then: 49,774-50,158
+# events/s against 36,504-40,436, the writer 19 us an event against 23-26 (alternating runs); in process, 3.4 KB
+# written per event against 4.3 KB.
 CACHE_KIB = 64 << 10
 
 

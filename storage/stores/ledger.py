@@ -136,7 +136,8 @@ _PG_INGEST = text(
     f"person AS ({_rollup_from('usage_hourly', _PERSON_KEYS, 'fresh', _PG_SHARD)}), "
     f"team AS ({_rollup_from('team_usage_hourly', _TEAM_KEYS, 'fresh', _PG_SHARD)}), "
     f"failures AS ({_failures_from('(SELECT fresh.* FROM fresh JOIN batch USING (id) WHERE batch.failed) AS f')}), "
-    "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch) RETURNING event_id, expires_at), "
+    "settled AS (DELETE FROM budget_reservations WHERE event_id IN (SELECT id FROM batch) "
+    "RETURNING event_id, expires_at), "
     "kept AS (INSERT INTO settled_reservations SELECT * FROM settled ON CONFLICT (event_id) DO NOTHING) "
     f"SELECT count(*), ({_ORG_REVISION_PG}) FROM fresh")
 

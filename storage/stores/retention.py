@@ -38,8 +38,8 @@ class RetentionStore:
         dropped, estimate = ((), 0) if is_sqlite(self.engine) else await self._drop_whole_months(cutoff_ts)
         events = estimate + await self._delete_in_chunks(usage_events, (usage_events.c.ts, usage_events.c.id),
                                                          usage_events.c.ts < cutoff_ts, batch)
-        letters = await self._delete_in_chunks(dead_letters, (dead_letters.c.id,), dead_letters.c.received_at < cutoff_ts,
-                                               batch)
+        letters = await self._delete_in_chunks(dead_letters, (dead_letters.c.id,),
+                                               dead_letters.c.received_at < cutoff_ts, batch)
         runs = 0
         from storage.tables.core import metadata
 

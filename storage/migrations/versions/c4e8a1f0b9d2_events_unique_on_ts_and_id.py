@@ -21,7 +21,8 @@ depends_on = None
 _COLUMNS = """id VARCHAR(255) NOT NULL, ts BIGINT NOT NULL, user_ref VARCHAR(320) NOT NULL, person_id INTEGER,
     team_id INTEGER NOT NULL, model VARCHAR(200) NOT NULL, provider VARCHAR(64), input_tokens BIGINT NOT NULL,
     output_tokens BIGINT NOT NULL, cached_input_tokens BIGINT NOT NULL, cost_micros BIGINT,
-    cost_source VARCHAR(16) NOT NULL, metadata JSON, received_at BIGINT NOT NULL, requests BIGINT DEFAULT '1' NOT NULL"""
+    cost_source VARCHAR(16) NOT NULL, metadata JSON, received_at BIGINT NOT NULL,
+    requests BIGINT DEFAULT '1' NOT NULL"""
 _NAMES = ("id, ts, user_ref, person_id, team_id, model, provider, input_tokens, output_tokens, cached_input_tokens, "
           "cost_micros, cost_source, metadata, received_at, requests")
 _UNMAPPED = "CREATE INDEX ix_usage_events_unmapped ON usage_events (user_ref) WHERE person_id IS NULL"
