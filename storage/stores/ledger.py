@@ -101,10 +101,11 @@ _SQLITE_ADD_PERSON_ROLLUPS = _rollup_from("usage_hourly", _PERSON_KEYS, _SQLITE_
 _SQLITE_ADD_TEAM_ROLLUPS = _rollup_from("team_usage_hourly", _TEAM_KEYS, _SQLITE_ADDED)
 _SQLITE_COUNT_FAILURES = _failures_from(
     f"(SELECT * FROM {_SQLITE_ADDED} WHERE id IN (SELECT value FROM json_each(:failed)))")
-_SQLITE_SETTLED = ("INSERT INTO main.settled_reservations (event_id, expires_at) SELECT event_id, expires_at "
-                   f"FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_ADDED}) "
-                   "ON CONFLICT (event_id) DO NOTHING")
-_SQLITE_SETTLE = f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_ADDED})"
+# Settled reservations move to settled_reservations (storage/tables/ingest.py), as _PG_INGEST's `settled` and `kept`.
+_SQLITE_SETTLE = (f"DELETE FROM main.budget_reservations WHERE event_id IN (SELECT id FROM {_SQLITE_ADDED}) "
+                  "RETURNING event_id, expires_at")
+_SQLITE_KEEP_SETTLED = ("INSERT INTO main.settled_reservations (event_id, expires_at) VALUES (?, ?) "
+                        "ON CONFLICT (event_id) DO NOTHING")
 # Settling builds a set of every new id (~0.35 us an event); without a hard budget there is never a reservation.
 _SQLITE_ANY_RESERVATION = "SELECT EXISTS (SELECT 1 FROM main.budget_reservations)"
 
@@ -427,8 +428,7 @@ def _ingest_sqlite(conn: sqlite3.Connection, batches: list[tuple[list, list[str]
             if failed_ids:
                 conn.execute(_SQLITE_COUNT_FAILURES, since | {"failed": orjson.dumps(failed_ids).decode()})
             if conn.execute(_SQLITE_ANY_RESERVATION).fetchone()[0]:
-                conn.execute(_SQLITE_SETTLED, since)
-                conn.execute(_SQLITE_SETTLE, since)
+                conn.executemany(_SQLITE_KEEP_SETTLED, conn.execute(_SQLITE_SETTLE, since).fetchall())
     return accepted
 
 
