@@ -11,6 +11,8 @@ Create Date: 2026-11-23 11:40:00
 import sqlalchemy as sa
 from alembic import op
 
+from storage.migrations.versions.a7c4e2d91b36_reserve_function import RESERVE
+
 
 revision = 'c4e8a1f0b9d2'
 down_revision = 'a9d3c5e7f201'
@@ -30,54 +32,12 @@ _TS_ID = "CREATE UNIQUE INDEX ux_usage_events_ts_id ON usage_events (ts, id)"
 _TS = "CREATE INDEX ix_usage_events_ts ON usage_events (ts)"
 _PARTITIONS = ("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                "WHERE i.inhparent = CAST('usage_events' AS regclass)")
+# tokenbot_reserve with one line changed. A migration never changes once released, so the earlier one's text is
+# taken as it is rather than copied.
 _STORED_BEFORE = "stored := EXISTS (SELECT 1 FROM usage_events WHERE id = p_event_id);"
 _STORED_AFTER = "stored := EXISTS (SELECT 1 FROM settled_reservations WHERE event_id = p_event_id);"
-# tokenbot_reserve of migration a7c4e2d91b36, with `stored` as the only change.
-_RESERVE = """
-CREATE OR REPLACE FUNCTION tokenbot_reserve(
-    p_event_id text, p_person_id bigint, p_team_id bigint, p_amount bigint,
-    p_person_budget bigint, p_team_budget bigint, p_month_start_hour bigint, p_now bigint, p_ttl bigint)
-RETURNS TABLE (admitted boolean, stored boolean, person_spent bigint, person_held bigint,
-               team_spent bigint, team_held bigint)
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    person_line boolean := p_person_budget IS NOT NULL AND p_person_id IS NOT NULL;
-    team_line boolean := p_team_budget IS NOT NULL;
-    retried boolean;
-BEGIN
-    -- Person before team, always: two people of one team never wait on each other in opposite orders.
-    IF person_line THEN PERFORM pg_advisory_xact_lock(1953169409, p_person_id::int); END IF;
-    IF team_line THEN PERFORM pg_advisory_xact_lock(1953169410, p_team_id::int); END IF;
-    STORED
-    retried := EXISTS (SELECT 1 FROM budget_reservations WHERE event_id = p_event_id);
-    IF person_line THEN
-        SELECT coalesce(sum(cost_micros), 0) INTO person_spent FROM usage_hourly
-         WHERE person_id = p_person_id AND hour >= p_month_start_hour;
-        SELECT coalesce(sum(amount_micros), 0) INTO person_held FROM budget_reservations
-         WHERE person_id = p_person_id AND expires_at > p_now AND event_id <> p_event_id;
-    END IF;
-    IF team_line THEN
-        SELECT coalesce(sum(cost_micros), 0) INTO team_spent FROM team_usage_hourly
-         WHERE team_id = p_team_id AND hour >= p_month_start_hour;
-        SELECT coalesce(sum(amount_micros), 0) INTO team_held FROM budget_reservations
-         WHERE team_id = p_team_id AND expires_at > p_now AND event_id <> p_event_id;
-    END IF;
-    IF stored THEN
-        admitted := false;  -- a finished request's id: a client reusing a call id
-    ELSIF retried THEN
-        admitted := true;  -- the gateway retrying a reservation that went through
-    ELSE
-        admitted := (NOT person_line OR person_spent + person_held + p_amount <= p_person_budget)
-                AND (NOT team_line OR team_spent + team_held + p_amount <= p_team_budget);
-        IF admitted THEN
-            INSERT INTO budget_reservations (event_id, person_id, team_id, amount_micros, created_at, expires_at)
-            VALUES (p_event_id, p_person_id, p_team_id, p_amount, p_now, p_now + p_ttl)
-            ON CONFLICT (event_id) DO NOTHING;
-        END IF;
-    END IF;
-    RETURN NEXT;
-END $$;
-"""
+assert _STORED_BEFORE in RESERVE
+_RESERVE_AFTER = RESERVE.replace(_STORED_BEFORE, _STORED_AFTER)
 
 
 def _rebuild_sqlite(key: str, indexes: tuple[str, ...], keep: str) -> None:
@@ -105,7 +65,7 @@ def upgrade() -> None:
     op.execute("DROP INDEX ix_usage_events_ts")
     for (name,) in bind.exec_driver_sql(_PARTITIONS).all():
         op.execute(f"DROP INDEX IF EXISTS {name}_id")
-    op.execute(_RESERVE.replace("STORED", _STORED_AFTER))
+    op.execute(_RESERVE_AFTER)
 
 
 def downgrade() -> None:
@@ -115,7 +75,7 @@ def downgrade() -> None:
         _rebuild_sqlite(", PRIMARY KEY (id)", (_UNMAPPED, _TS),
                         "WHERE rowid IN (SELECT min(rowid) FROM usage_events GROUP BY id)")
     else:
-        op.execute(_RESERVE.replace("STORED", _STORED_BEFORE))
+        op.execute(RESERVE)
         for (name,) in bind.exec_driver_sql(_PARTITIONS).all():  # id was unique per month: the first stored stays
             op.execute(f"DELETE FROM {name} a USING {name} b WHERE a.id = b.id AND a.ctid > b.ctid")
             op.execute(f"CREATE UNIQUE INDEX {name}_id ON {name} (id)")
