@@ -16,6 +16,13 @@ from storage.stores.event_partitions import include_name, month_of, next_month, 
 from storage.tables.core import metadata
 
 
+def migrate(conn, revision: str, up: bool) -> None:  # noqa: ANN001
+    """Alembic to `revision` on a connection (conn.run_sync), upgrading or downgrading."""
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    (command.upgrade if up else command.downgrade)(cfg, revision)
+
+
 async def test_migrations_match_the_models(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
@@ -34,18 +41,13 @@ async def test_partitioning_moves_stored_events_and_downgrades(database_url: str
     if not database_url.startswith("postgresql"):
         pytest.skip("usage_events is partitioned on PostgreSQL only")
 
-    def downgrade(conn, revision: str) -> None:  # noqa: ANN001
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
     stamps = {"dec": 1764590400, "jun": 1781265600, "nov": 1794571200}  # 12:00 UTC on 2025-12-01, 2026-06-12, 2026-11-13
     partitions = ("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
                   "WHERE i.inhparent = CAST('usage_events' AS regclass)")
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
-            await conn.run_sync(downgrade, "3f6b0c2d9e71")
+            await conn.run_sync(migrate, "3f6b0c2d9e71", False)
             for name, ts in stamps.items():
                 await conn.execute(text(
                     "INSERT INTO usage_events (id, ts, user_ref, team_id, model, input_tokens, output_tokens, "
@@ -64,7 +66,7 @@ async def test_partitioning_moves_stored_events_and_downgrades(database_url: str
                                                                               partition_name(next_month(now))}
         assert attached == expected and unique_on_ts_id == expected and rows == stamps
         async with engine.connect() as conn:
-            await conn.run_sync(downgrade, "3f6b0c2d9e71")
+            await conn.run_sync(migrate, "3f6b0c2d9e71", False)
             await conn.commit()
             kind = (await conn.execute(text("SELECT relkind::text FROM pg_class WHERE relname = 'usage_events'"))).scalar()
             rows = dict((await conn.execute(text("SELECT id, ts FROM usage_events"))).all())
@@ -78,11 +80,6 @@ async def test_partitioning_moves_stored_events_and_downgrades(database_url: str
 async def test_events_keyed_on_time_and_id_keep_their_rows_both_ways(database_url: str) -> None:
     """Migration c4e8a1f0b9d2 on stored events (SQLite rebuilds the table), then back: the way down keeps the first
     row of each id, as the key on id alone requires."""
-    def migrate(conn, revision: str, up: bool) -> None:  # noqa: ANN001
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        (command.upgrade if up else command.downgrade)(cfg, revision)
-
     insert = text("INSERT INTO usage_events (id, ts, user_ref, team_id, model, input_tokens, output_tokens, "
                   "cached_input_tokens, cost_micros, cost_source, received_at, requests) "
                   "VALUES (:id, :ts, 'ada', 0, 'gpt-4o', 1, 2, 0, :cost, 'event', :ts, 1)")
