@@ -172,6 +172,10 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackO
                      dry_run: bool, mute: Muting) -> None:
     start = hour - HISTORY_HOURS
     rows = await (deps.ledger.team_hours if s.scope == "team" else deps.ledger.person_hours)(s.id, start, hour)
+    # The series starts at the first hour with spend: before it this person or team had no history, and hours of $0
+    # there would be the usual (a new hire's every busy hour a spike). The detector's warm-up and its first-weeks rules
+    # then apply as they do to any young series (bench/spike_quality.py replays series from their first point too).
+    start = max(start, min((r.hour for r in rows), default=start))
     series = [0.0] * (hour - start + 1)
     models: dict[int, dict[str, int]] = defaultdict(dict)
     for r in rows:

@@ -80,10 +80,11 @@ async def test_ladder_is_configurable_per_team_and_validated(bot) -> None:
 
 async def test_spike_warns_once_per_episode_and_escalates(bot) -> None:
     hour0 = datetime(2026, 11, 18, 15, tzinfo=UTC)  # NOW is 15:30 UTC
-    # Four weeks of ordinary use by Alan: about $2 an hour, every hour.
+    # Four weeks of ordinary use by Alan: about $2 an hour, every hour. Ada used it once, three weeks ago: she has a
+    # history of nothing since (a person's first days are not judged).
     history = [(hour0 - timedelta(hours=h) + timedelta(minutes=10), "alan", "gpt-4o", 2.0 + (h % 3) * 0.2)
                for h in range(1, 28 * 24 + 8)]
-    await spend(bot, history, "h")
+    await spend(bot, history + [(hour0 - timedelta(days=20, hours=5), "ada", "gpt-4o", 0.5)], "h")
     await bot.deps.org.sync(parse_org(ORG_YAML.replace("monthly_budget_usd: 1000", "monthly_budget_usd: 100000")),
                             int(NOW.timestamp()))  # keep the budget lines out of this test
     await spend(bot, [(hour0 + timedelta(minutes=20), "ada", "claude-opus-4-1", 60.0)], "s1")
@@ -156,3 +157,26 @@ async def test_an_hour_that_keeps_growing_after_its_warning_escalates_within_the
     bot.clock.set(hour0 + timedelta(hours=1, minutes=5))
     await scan(bot.deps, poster(bot))
     assert len([t for t in texts(bot, "C0PLAT") if "spike" in t]) == 2
+
+
+async def test_a_new_persons_ordinary_first_days_are_no_spike_but_a_real_one_is(bot) -> None:
+    hour0 = datetime(2026, 11, 18, 15, tzinfo=UTC)  # NOW is 15:30 UTC, a Wednesday
+    # Alan's first ten days: $8 an hour 8:00-17:00 UTC on weekdays, 20 cents otherwise. Nothing before them: the four
+    # weeks the scan reads must not count those days as hours of $0 (every busy hour would then look like a spike).
+    history = [(t + timedelta(minutes=10), "alan", "gpt-4o", 8.0 if t.weekday() < 5 and 8 <= t.hour < 17 else 0.2)
+               for h in range(1, 10 * 24) if (t := hour0 - timedelta(hours=h))]
+    await spend(bot, history, "h")
+    await bot.deps.org.sync(parse_org(ORG_YAML.replace("monthly_budget_usd: 1000", "monthly_budget_usd: 100000")),
+                            int(NOW.timestamp()))
+    await spend(bot, [(hour0 + timedelta(minutes=10), "alan", "gpt-4o", 8.0)], "now")
+    for h in range(3 * 24, -1, -1):  # his last three days scanned every hour, as the bot does every few minutes
+        bot.clock.set(NOW - timedelta(hours=h))
+        await scan(bot.deps, poster(bot))
+    assert not [c for c in bot.slack.posted if "spike" in message_text(c)]
+    # The same hour goes on to $80, ten times his usual: that is a spike, in his second week as in any other.
+    bot.clock.set(NOW + timedelta(minutes=5))
+    await spend(bot, [(hour0 + timedelta(minutes=32), "alan", "claude-opus-4-1", 72.0)], "burst")
+    await scan(bot.deps, poster(bot))
+    team = [t for t in texts(bot, "C0PLAT") if "spike" in t]
+    assert len(team) == 1
+    assert "*Spend spike*: Platform's AI spend 16:00–17:00 CET so far is $80.00, 10.0× the usual $8.00" in team[0]

@@ -20,9 +20,11 @@ HOUR0 = datetime(2026, 11, 18, 15, tzinfo=UTC)  # NOW is 15:30 UTC
 
 
 async def _history(bot) -> None:  # noqa: ANN001
-    """Four weeks of Alan's ordinary use (about $2 an hour) and budgets out of the way."""
+    """Four weeks of Alan's ordinary use (about $2 an hour), Ada's one use three weeks ago (so she has a history: a
+    person's first days are not judged) and budgets out of the way."""
     await spend(bot, [(HOUR0 - timedelta(hours=h) + timedelta(minutes=10), "alan", "gpt-4o", 2.0 + (h % 3) * 0.2)
-                      for h in range(1, 28 * 24 + 8)], "h")
+                      for h in range(1, 28 * 24 + 8)] + [(HOUR0 - timedelta(days=20, hours=5), "ada", "gpt-4o", 0.5)],
+                "h")
     await bot.deps.org.sync(parse_org(ORG_YAML.replace("monthly_budget_usd: 1000", "monthly_budget_usd: 100000")
                                       .replace("monthly_budget_usd: 100}", "monthly_budget_usd: 100000}")),
                             int(NOW.timestamp()))
