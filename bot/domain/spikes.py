@@ -39,7 +39,13 @@ class SpikeConfig:
     threshold_alone: float = 3.0  # robust z-score that alerts on its own ...
     alone_excess: float = 1.0  # ... when its excess is at least this many min_excess (a volume gate) ...
     alone_high_days: int = 14  # ... and it is above every step of these last days (0: no such condition);
-    threshold_alone_young: float = 4.0  # while the history is shorter than that, the score a lone step needs instead
+    # With less history than that but at least `young_days`: the highest step so far, at this score. Lower, not
+    # higher: a young series is judged against the same time of previous days, weekdays and weekends mixed, so its
+    # spread is wider (synthetic team spend: 0.33 in the first two weeks, 0.25 from the fourth) and the same surprise
+    # scores less. In the first `young_days` "the highest so far" says little: a lone step needs `threshold_alone_new`.
+    threshold_alone_young: float = 2.0
+    young_days: int = 7
+    threshold_alone_new: float = 4.0
     cusum_k: float = 1.5  # CUSUM of (score - cusum_k) over consecutive worthwhile steps alerts at cusum_h (0: off):
     cusum_h: float = 4.0  # a rise too small for the gates that lasts (a level shift in the making) still alerts
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
@@ -62,11 +68,13 @@ class SpikeConfig:
     def __post_init__(self) -> None:
         if self.step_seconds <= 0 or 86400 // self.step_seconds < 1:
             raise ValueError("step_seconds must be between 1 and 86400")
-        if self.threshold <= 0 or min(self.threshold_alone, self.threshold_alone_young) < self.threshold \
+        if self.threshold <= 0 or self.threshold_alone < self.threshold \
+                or min(self.threshold_alone_young, self.threshold_alone_new) <= 0 or self.young_days < 0 \
                 or self.alone_high_days < 0 or self.cooldown_steps < 1 \
                 or self.escalate_factor <= 1:
-            raise ValueError("0 < threshold <= threshold_alone and threshold_alone_young, alone_high_days >= 0, "
-                             "cooldown_steps >= 1 and escalate_factor > 1 required")
+            raise ValueError("0 < threshold <= threshold_alone, threshold_alone_young > 0, threshold_alone_new > 0, "
+                             "alone_high_days >= 0, young_days >= 0, cooldown_steps >= 1 and escalate_factor > 1 "
+                             "required")
         if self.min_excess < 0 or self.min_days < 1 or self.min_weeks < 1 or self.max_lift < 1 or self.floor < 0:
             raise ValueError("min_excess >= 0, floor >= 0, min_days >= 1, min_weeks >= 1, max_lift >= 1 required")
 
@@ -312,14 +320,16 @@ class SpikeDetector:
 
 
 def _alone(history: Sequence[float], index: int, score: float, cfg: SpikeConfig) -> bool:
-    """Step `index` is high enough to alert on its own: its score reaches `threshold_alone` and it is above every step
-    of the last `alone_high_days` (the highest in two weeks, by default). With less history than that, "the highest so
-    far" says little (three quiet days are easy to top), so a young series needs `threshold_alone_young` instead."""
+    """Step `index` is high enough to alert on its own: it is above every step of the last `alone_high_days` (the
+    highest in two weeks, by default) and its score reaches `threshold_alone`. With less history than that, it must be
+    the highest so far and reach `threshold_alone_young`, or, in the first `young_days`, reach `threshold_alone_new`."""
     if cfg.alone_high_days <= 0:
         return score >= cfg.threshold_alone
     window = cfg.alone_high_days * cfg.points_per_day
+    if index < cfg.young_days * cfg.points_per_day:
+        return score >= cfg.threshold_alone_new
     if index < window:
-        return score >= cfg.threshold_alone_young
+        return score >= cfg.threshold_alone_young and history[index] > max(history[:index])
     return score >= cfg.threshold_alone and history[index] > max(history[index - window:index])
 
 

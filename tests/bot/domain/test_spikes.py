@@ -51,8 +51,9 @@ def test_spike_below_min_excess_stays_silent() -> None:
     tiny[at(20, 3)] = 0.9  # 18x the usual hour, but 85 cents is not worth a message
 
     assert detect(tiny, HOURLY) == []
-    # Same series with a lower bar: the spike is found, so silence above came from min_excess.
-    assert [v.index for v in detect(tiny, SpikeConfig(step_seconds=3600, min_excess=0.1))] == [at(20, 3)]
+    # Same series with a lower bar: the spike is found, so silence above came from min_excess. (So low a bar also
+    # lets through a 4x hour in the second week, the highest so far: at(8, 14).)
+    assert [v.index for v in detect(tiny, SpikeConfig(step_seconds=3600, min_excess=0.1))] == [at(8, 14), at(20, 3)]
 
 
 def test_daily_busy_hour_does_not_fire_but_the_same_cost_at_night_does() -> None:
@@ -138,9 +139,9 @@ def test_a_high_hour_waits_for_a_second_unless_it_is_the_highest_in_two_weeks() 
     assert i in [v.index for v in detect(old, HOURLY)]
 
 
-def test_a_young_series_needs_a_higher_score_for_one_hour_alone() -> None:
+def test_a_young_series_alerts_on_one_hour_alone_only_when_it_is_the_highest_so_far() -> None:
     series = office_spend(days=10, noise=0.05)
-    i = at(8, 14)  # eight days of history: "the highest so far" says little yet
+    i = at(8, 14)  # eight days of history: not yet the two weeks the "highest in two weeks" rule looks back on
     base = baseline(series, i, HOURLY)
     assert base is not None
     damp = HOURLY.damp_fraction * HOURLY.min_excess
@@ -148,11 +149,36 @@ def test_a_young_series_needs_a_higher_score_for_one_hour_alone() -> None:
     def at_score(z: float) -> float:
         return (base.expected + damp) * math.exp(z * base.spread) - damp
 
-    between = list(series)
-    between[i] = at_score((HOURLY.threshold_alone + HOURLY.threshold_alone_young) / 2)
-    assert detect(between, HOURLY) == []
+    lone = at_score(HOURLY.threshold_alone_young + 0.2)
+    assert lone > max(series[:i])
+    highest = list(series)
+    highest[i] = lone  # above every hour so far, at the young score (below the two-week rule's): one message
+    assert [v.index for v in detect(highest, HOURLY)] == [i]
+
+    shadowed = list(highest)
+    shadowed[at(3, 2)] = 1.5 * lone  # the same hour, but a night five days before was higher (its own alert)
+    assert i not in [v.index for v in detect(shadowed, HOURLY)]
+    below = list(series)
+    below[i] = at_score(HOURLY.threshold_alone_young - 0.3)  # the highest so far, but not unusual enough
+    assert detect(below, HOURLY) == []
+
+
+def test_in_its_first_week_a_series_alerts_on_one_hour_alone_only_far_above_normal() -> None:
+    series = office_spend(days=10, noise=0.05)
+    i = at(4, 14)  # four days of history: topping them says little
+    base = baseline(series, i, HOURLY)
+    assert base is not None
+    damp = HOURLY.damp_fraction * HOURLY.min_excess
+
+    def at_score(z: float) -> float:
+        return (base.expected + damp) * math.exp(z * base.spread) - damp
+
+    highest = list(series)
+    highest[i] = at_score(HOURLY.threshold_alone_young + 0.5)
+    assert highest[i] > max(series[:i])
+    assert detect(highest, HOURLY) == []
     huge = list(series)
-    huge[i] = at_score(HOURLY.threshold_alone_young + 0.5)
+    huge[i] = at_score(HOURLY.threshold_alone_new + 0.5)
     assert [v.index for v in detect(huge, HOURLY)] == [i]
 
 
