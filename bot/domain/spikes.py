@@ -12,7 +12,8 @@ What keeps false alarms down (each measured in bench/spike_quality.py):
   highest hour of the last two weeks (`alone_high_days`), and a smaller rise once it has lasted (a CUSUM of the
   score over `cusum_k` reaching `cusum_h`). Most false alarms on real series were single hours that jump as high as
   that series' hours often do (news in tweet volume, a sensor's blip); an hour above everything of two weeks is not
-  that, so it may alert on a lower score (3 instead of 4): more caught, fewer false alarms (bench/spike_quality.py);
+  that, so it may alert on a lower score (3 instead of 4): more caught, fewer false alarms (bench/spike_quality.py).
+  In a series' second week, "the highest so far" stands in for it (`young_days`, `threshold_alone_young`);
 - the recent level: a sustained new level (changepoint) lifts the expectation once it fills half of `level_steps`,
   so it is one message, then quiet, and the baseline has adapted; a quiet spell never lowers it;
 - `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again.
