@@ -330,7 +330,7 @@ def _alone(history: Sequence[float], index: int, score: float, cfg: SpikeConfig)
     if index < cfg.young_days * cfg.points_per_day:
         return score >= cfg.threshold_alone_new
     if index < window:
-        return score >= cfg.threshold_alone_young and history[index] > max(history[:index])
+        return score >= cfg.threshold_alone_young and history[index] > max(history[:index], default=0.0)
     return score >= cfg.threshold_alone and history[index] > max(history[index - window:index])
 
 
