@@ -101,7 +101,7 @@ class BillingStore:
 
     async def estimated_by_provider_day(self, start_ts: int, end_ts: int) -> list[EstimatedDay]:
         """The ledger's cost per provider and UTC day for start_ts <= ts < end_ts (start_ts at a UTC midnight): one grouped
-        statement over a range scan of ix_usage_events_ts."""
+        statement over a range scan of ux_usage_events_ts_id."""
         day_index = ((usage_events.c.ts - start_ts) // DAY).label("day_index")
         stmt = (select(usage_events.c.provider, day_index,
                        func.coalesce(func.sum(usage_events.c.cost_micros), 0),

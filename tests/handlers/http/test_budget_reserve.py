@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.domain.org import parse_org
+from storage.stores.reservations import Reservations
 from storage.tables.ingest import budget_reservations, settled_reservations
 from tests.conftest import INGEST_TOKEN, NOW, ORG_YAML
 
@@ -78,8 +79,6 @@ async def test_reused_call_id_is_refused_and_a_retried_reservation_is_idempotent
     # A finished request's id is remembered until its reservation would have expired; then housekeeping forgets it
     # and a reuse is another request (its event, at another time, is counted: storage/tables/core.py).
     bot.clock.advance(timedelta(seconds=bot.deps.settings.reservation_ttl_s + 1))
-    from storage.stores.reservations import Reservations
-
     await Reservations(bot.deps.engine, bot.deps.ledger.writer).drop_expired(int(bot.clock.now().timestamp()))
     async with bot.deps.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(settled_reservations))).scalar_one() == 0
