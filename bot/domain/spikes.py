@@ -10,10 +10,11 @@ What keeps false alarms down (each measured in bench/spike_quality.py):
   over a margin), so a series whose normal hours jump about needs a jump beyond its usual jumps;
 - a persistence gate: a high hour alerts only when the hour before was high too, or at once when it is also the
   highest hour of the last two weeks (`alone_high_days`), and a smaller rise once it has lasted (a CUSUM of the
-  score over `cusum_k` reaching `cusum_h`). Most false alarms on real series were single hours that jump as high as
-  that series' hours often do (news in tweet volume, a sensor's blip); an hour above everything of two weeks is not
-  that, so it may alert on a lower score (3 instead of 4): more caught, fewer false alarms (bench/spike_quality.py).
-  In a series' second week, "the highest so far" stands in for it (`young_days`, `threshold_alone_young`);
+  score over `cusum_k` reaching `cusum_h`; a quiet hour lowers it by `cusum_k`, so bursts an hour apart add up).
+  Most false alarms on real series were single hours that jump as high as that series' hours often do (news in tweet
+  volume, a sensor's blip); an hour above everything of two weeks is not that, so it may alert on a lower score (3
+  instead of 4): more caught, fewer false alarms (bench/spike_quality.py). In a series' second week, "the highest
+  so far" stands in for it (`young_days`, `threshold_alone_young`);
 - the recent level: a sustained new level (changepoint) lifts the expectation once it fills half of `level_steps`,
   so it is one message, then quiet, and the baseline has adapted; a quiet spell never lowers it;
 - `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again.
@@ -47,8 +48,8 @@ class SpikeConfig:
     threshold_alone_young: float = 2.0
     young_days: int = 7
     threshold_alone_new: float = 4.0
-    cusum_k: float = 1.5  # CUSUM of (score - cusum_k) over consecutive worthwhile steps alerts at cusum_h (0: off):
-    cusum_h: float = 4.0  # a rise too small for the gates that lasts (a level shift in the making) still alerts
+    cusum_k: float = 1.5  # CUSUM of (score - cusum_k), a step not worth a message scoring 0, alerts at cusum_h (k 0:
+    cusum_h: float = 4.0  # off): a rise too small for the gates that lasts (a level shift in the making) still alerts
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode's run rate reaches this multiple of the last alert's
     min_elapsed: float = 1 / 3  # a running step's rate is value / max(elapsed, this): its first minutes say little
@@ -272,8 +273,12 @@ class SpikeDetector:
         high = worth and score >= self.cfg.threshold
         alone = value - base.expected >= self.cfg.alone_excess * self.cfg.min_excess and _alone(history, index, score, self.cfg)
         # Only outside an episode: inside one, the episode's own hours would carry it past the end of the episode.
-        cusum = (max(0.0, self.cusum + score - self.cfg.cusum_k)
-                 if worth and self.cfg.cusum_k > 0 and not self.in_episode else 0.0)
+        # An hour not worth a message scores 0, so takes cusum_k off, instead of clearing it: bursts with ordinary
+        # hours between them (an agent looping with pauses, a retry storm) add up. Not its own score: between bursts
+        # the recent level lifts the expectation, and ordinary hours look low (bench: one more NAB window caught, a
+        # network series' burst cluster; no other figure changed).
+        cusum = (max(0.0, self.cusum + (score if worth else 0.0) - self.cfg.cusum_k)
+                 if self.cfg.cusum_k > 0 and not self.in_episode else 0.0)
         anomalous = worth and (alone or (high and self.last_high) or (self.cfg.cusum_k > 0 and cusum >= self.cfg.cusum_h))
         if again:
             if anomalous and self._grown(value, elapsed, base):

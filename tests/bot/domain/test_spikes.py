@@ -227,3 +227,25 @@ def test_a_rise_too_small_for_the_gates_alerts_once_it_has_lasted() -> None:
 
     assert len(verdicts) == 1 and start + 2 <= verdicts[0].index <= start + 7
     assert detect(series[:start + 2], HOURLY) == []  # two such hours are not enough
+
+
+def test_bursts_an_hour_apart_add_up_to_one_message() -> None:
+    # An agent looping with pauses: every other hour of a working day 3.8 spreads above normal, the hours between
+    # ordinary. No hour passes a gate on its own (never two high hours in a row; a far higher hour three days before),
+    # so only their sum can tell, and an ordinary hour between two bursts must not wipe it.
+    series = office_spend(days=35, noise=0.05)
+    start = at(29, 9)
+    bursts = range(start, start + 9, 2)
+    damp = HOURLY.damp_fraction * HOURLY.min_excess
+    for i in bursts:
+        base = baseline(series, i, HOURLY)
+        assert base is not None
+        series[i] = (base.expected + damp) * math.exp(3.8 * base.spread) - damp
+    series[start - 3 * DAY] = 2 * max(series[i] for i in bursts)
+
+    verdicts = [v for v in detect(series, HOURLY) if v.index >= start]
+
+    assert [v.kind for v in verdicts] == ["new"] and verdicts[0].index in bursts[2:]
+    assert verdicts[0].score == pytest.approx(3.8)
+    two_bursts = series[:bursts[1] + 2]  # two bursts with an ordinary hour after each: not yet
+    assert [v for v in detect(two_bursts, HOURLY) if v.index >= start] == []
