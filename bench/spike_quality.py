@@ -17,7 +17,9 @@ Sets:
              each change was chosen and which ones were not tuned with it in view.
 
 Scoring (per set): a window is caught by an alert at a time inside [start, end]; an alert outside every window is a
-false alarm (series-months count scored time only). Only upward windows count (a window whose maximum never exceeds
+false alarm (series-months count scored time only); the summary says how many false alarms were at an hour 10x its
+usual or more (NAB labels a few anomalies per series: a tweet series' unlabelled 100x hours count as false alarms, and
+a budget owner wants to hear of them). Only upward windows count (a window whose maximum never exceeds
 the median of the day before is "non-up": alerts inside it are neither hits nor false alarms). The summary also
 counts the "strictly upward" windows, whose peak is above everything of the week before: a dip or a change of
 pattern can pass the first test, never this one (on NAB, 12 of the 22 holdout windows and 43 of the 76 tune ones). NAB's first 15% (at
@@ -230,8 +232,8 @@ def nab_cases(root: Path) -> list[Case]:
 
 
 class Runner(Protocol):
-    def scan(self, series: list[float], current: int, now: int) -> list[int]:
-        """Judge hours up to `current` (running, partial); return the hour indices alerted on."""
+    def scan(self, series: list[float], current: int, now: int) -> list[float]:
+        """Judge hours up to `current` (running, partial); return one multiple of the usual per alert sent."""
 
 
 class NewRunner:
@@ -240,11 +242,11 @@ class NewRunner:
         self.det = spikes.SpikeDetector(self.cfg)
         self.calls = 0
 
-    def scan(self, series: list[float], current: int, now: int) -> list[int]:
+    def scan(self, series: list[float], current: int, now: int) -> list[float]:
         elapsed = ((now - 1) % HOUR + 1) / HOUR  # `now` is the end of the data: an hour boundary means all of it
         verdicts = spikes.scan(self.det, series, current, elapsed)
         self.calls += 1
-        return [v.index for v in verdicts]
+        return [v.multiple for v in verdicts]
 
 
 class V1Runner:
@@ -255,15 +257,15 @@ class V1Runner:
         self.det = spikes_v1.SpikeDetector(self.cfg)
         self.calls = 0
 
-    def scan(self, series: list[float], current: int, now: int) -> list[int]:
+    def scan(self, series: list[float], current: int, now: int) -> list[float]:
         out = []
         for h in range(self.det.last_index + 1, current):
             if (v := self.det.update(series, h)) is not None:
-                out.append(h)
+                out.append(v.multiple)
         trial = spikes_v1.SpikeDetector.from_state(self.cfg, self.det.state())
         if (v := trial.update(series, current)) is not None:
             self.det = trial
-            out.append(current)
+            out.append(v.multiple)
         self.calls += 1
         return out
 
@@ -276,7 +278,7 @@ class LiteLLMRunner:
         self.alerted_day = -1
         self.calls = 0
 
-    def scan(self, series: list[float], current: int, now: int) -> list[int]:
+    def scan(self, series: list[float], current: int, now: int) -> list[float]:
         self.calls += 1
         day = (self.first_hour + current) // 24
         if day == self.alerted_day:
@@ -289,12 +291,13 @@ class LiteLLMRunner:
         today = sum(series[max(0, day_start):current + 1])
         if today > 2 * mean_day:
             self.alerted_day = day
-            return [current]
+            return [today / mean_day if mean_day > 0 else math.inf]
         return []
 
 
-def replay(case: Case, make: Callable[[int], Runner]) -> tuple[list[int], int, float]:
-    """Alert times (epoch seconds) of one series, the number of scans and the seconds spent in the detector."""
+def replay(case: Case, make: Callable[[int], Runner]) -> tuple[list[tuple[int, float]], int, float]:
+    """Alerts of one series (epoch seconds and the largest multiple of the usual alerted on in that scan), the number
+    of scans and the seconds spent in the detector."""
     first_hour = case.stamps[0] // HOUR
     runner = make(first_hour)
     n_hours = case.stamps[-1] // HOUR - first_hour + 1
@@ -302,7 +305,7 @@ def replay(case: Case, make: Callable[[int], Runner]) -> tuple[list[int], int, f
     sums = [0.0] * n_hours
     counts = [0] * n_hours
     series: list[float] = []  # what the product's ledger would hold: complete hours filled, then the running one
-    alerts: list[int] = []
+    alerts: list[tuple[int, float]] = []
     spent = 0.0
     for t, v in zip(case.stamps, case.values):
         h = t // HOUR - first_hour
@@ -321,7 +324,7 @@ def replay(case: Case, make: Callable[[int], Runner]) -> tuple[list[int], int, f
         spent += time.perf_counter() - t0
         series.pop()
         if hit:
-            alerts.append(t)
+            alerts.append((t, max(hit)))
     return alerts, len(case.stamps), spent
 
 
@@ -339,6 +342,7 @@ class Score:
     strict_windows: int = 0  # windows whose peak is above everything of the week before: a spike by any reading
     strict_caught: int = 0
     false_alarms: int = 0
+    false_alarms_10x: int = 0  # of which the hour alerted on was at least 10x its usual: unlabelled, not unremarkable
     alerts: int = 0
     months: float = 0.0
     delays_min: list[float] = field(default_factory=list)
@@ -351,6 +355,7 @@ class Score:
         self.strict_windows += other.strict_windows
         self.strict_caught += other.strict_caught
         self.false_alarms += other.false_alarms
+        self.false_alarms_10x += other.false_alarms_10x
         self.alerts += other.alerts
         self.months += other.months
         self.delays_min += other.delays_min
@@ -366,8 +371,9 @@ class Score:
 FP_WEIGHTS = {"standard": 0.11, "low_fp": 0.22}
 
 
-def score(case: Case, alerts: list[int]) -> Score:
-    counted = sorted(t for t in alerts if t >= case.score_from)
+def score(case: Case, alerts: list[tuple[int, float]]) -> Score:
+    multiples = sorted((t, m) for t, m in alerts if t >= case.score_from)
+    counted = [t for t, _ in multiples]
     s = Score(windows=len(case.windows), alerts=len(counted),
               months=(case.stamps[-1] - case.score_from) / MONTH_S)
     max_tp = _sigmoid(-1.0)
@@ -385,10 +391,11 @@ def score(case: Case, alerts: list[int]) -> Score:
         else:
             for k in s.nab_raw:
                 s.nab_raw[k] -= 1.0
-    for t in counted:
+    for t, multiple in multiples:
         if any(a <= t <= b for a, b in case.windows + case.non_up):
             continue
         s.false_alarms += 1
+        s.false_alarms_10x += multiple >= 10
         before = [(a, b) for a, b in case.windows if b < t]
         for k, w in FP_WEIGHTS.items():
             if before:
@@ -468,7 +475,8 @@ def main() -> None:
         print(f"{det:<8} {name:<10} recall {s.caught:>3}/{s.windows:<3} = {recall:6.1%}  "
               f"FA {fa_mo:5.2f}/series-month  median delay {delay:5.0f} min  "
               f"NAB standard {s.nab('standard'):5.1f}  reward-low-FP {s.nab('low_fp'):5.1f}  "
-              f"strictly upward {s.strict_caught}/{s.strict_windows}")
+              f"strictly upward {s.strict_caught}/{s.strict_windows}  "
+              f"FA at >= 10x usual {s.false_alarms_10x}/{s.false_alarms}")
 
 
 if __name__ == "__main__":
