@@ -48,8 +48,8 @@ class SpikeConfig:
     threshold_alone_young: float = 2.0
     young_days: int = 7
     threshold_alone_new: float = 4.0
-    cusum_k: float = 1.5  # CUSUM of (score - cusum_k), a step not worth a message scoring 0, alerts at cusum_h (k 0:
-    cusum_h: float = 4.0  # off): a rise too small for the gates that lasts (a level shift in the making) still alerts
+    cusum_k: float = 1.5  # CUSUM of (score - cusum_k) alerts at cusum_h (a step not worth a message scores 0; 0: off):
+    cusum_h: float = 4.0  # a rise too small for the gates that lasts (a level shift in the making) still alerts
     cooldown_steps: int = 3  # consecutive normal steps that end an episode
     escalate_factor: float = 2.0  # re-alert when an episode's run rate reaches this multiple of the last alert's
     min_elapsed: float = 1 / 3  # a running step's rate is value / max(elapsed, this): its first minutes say little
@@ -274,9 +274,9 @@ class SpikeDetector:
         alone = value - base.expected >= self.cfg.alone_excess * self.cfg.min_excess and _alone(history, index, score, self.cfg)
         # Only outside an episode: inside one, the episode's own hours would carry it past the end of the episode.
         # An hour not worth a message scores 0, so takes cusum_k off, instead of clearing it: bursts with ordinary
-        # hours between them (an agent looping with pauses, a retry storm) add up. Not its own score: between bursts
-        # the recent level lifts the expectation, and ordinary hours look low (bench: one more NAB window caught, a
-        # network series' burst cluster; no other figure changed).
+        # hours between them (an agent looping with pauses, a retry storm) add up (bench: one more NAB window, a
+        # network series' burst cluster; no other figure changed). 0 rather than its own score, which is negative
+        # there: between bursts the recent level lifts the expectation and ordinary hours look low.
         cusum = (max(0.0, self.cusum + (score if worth else 0.0) - self.cfg.cusum_k)
                  if self.cfg.cusum_k > 0 and not self.in_episode else 0.0)
         anomalous = worth and (alone or (high and self.last_high) or (self.cfg.cusum_k > 0 and cusum >= self.cfg.cusum_h))
