@@ -17,7 +17,9 @@ What keeps false alarms down (each measured in bench/spike_quality.py):
   so far" stands in for it (`young_days`, `threshold_alone_young`);
 - the recent level: a sustained new level (changepoint) lifts the expectation once it fills half of `level_steps`,
   so it is one message, then quiet, and the baseline has adapted; a quiet spell never lowers it;
-- `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again.
+- `floor`: a level the owner marked *Expected* (feedback) is never treated as a spike again;
+- a person's expectation rises with the rest of their team's spend (`lifted_by_team`): a rise everyone shares is the
+  team's spike, one message in its channel, not a DM to each of its people.
 
 Alerting works in episodes: one "new" alert when an episode starts, an "escalation" each time the running episode
 reaches `escalate_factor` times the value of the last alert (also within the running hour, as it fills), and silence
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from statistics import median
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 _MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of sigma for normal noise
 
@@ -251,14 +253,16 @@ class SpikeDetector:
     def copy(self) -> SpikeDetector:
         return SpikeDetector.from_state(self.cfg, self.state())
 
-    def update(self, history: Sequence[float], index: int, elapsed: float = 1.0) -> SpikeVerdict | None:
+    def update(self, history: Sequence[float], index: int, elapsed: float = 1.0,
+               team: tuple[float, float] | None = None) -> SpikeVerdict | None:
         """Judge point `index` (history[:index + 1] known); a verdict means: send an alert.
 
         The point judged last may be judged again when it has grown (the running hour fills up): that can only
         escalate, never start an episode or count twice towards the gate or the cooldown. `elapsed`: the part of the
         step its value covers (the running hour so far); the start of an episode is judged on the value itself (it
         is already above normal), its growth on the run rate, value / elapsed, so an hour that merely fills up at a
-        steady rate is one message, and one whose rate doubles is another.
+        steady rate is one message, and one whose rate doubles is another. `team`: the spend of this person's team in
+        the same step and its usual (`lifted_by_team`).
         """
         if index < self.last_index or (index == self.last_index and not self.in_episode):
             return None
@@ -268,6 +272,8 @@ class SpikeDetector:
         if base is None:
             return None
         value = history[index]
+        if team is not None:
+            base = lifted_by_team(base, value, *team, self.cfg)
         score = _score(value, base, self.cfg)
         worth = value - base.expected >= self.cfg.min_excess
         high = worth and score >= self.cfg.threshold
@@ -339,26 +345,45 @@ def _alone(history: Sequence[float], index: int, score: float, cfg: SpikeConfig)
     return score >= cfg.threshold_alone and history[index] > max(history[index - window:index])
 
 
+def lifted_by_team(base: Baseline, value: float, team_value: float, team_expected: float, cfg: SpikeConfig
+                   ) -> Baseline:
+    """A person's baseline, lifted by as much as the rest of their team is above its usual in the same step.
+
+    A rise everyone shares (a pricier model made the default, a team hackathon) is the team's spike, told once in its
+    channel, not a spike of each of its people. So when the others (the team less this person) spend more than usual by
+    at least `min_excess`, the person's expectation is multiplied by the others' ratio (damped as the scores are, so a
+    rise from next to nothing is not a huge factor): in log space, the person's score becomes their rise less the
+    others'. One far above their peers' rise still alerts; the baseline is never lowered.
+    """
+    damp = _damp(cfg)
+    usual, others = max(team_expected - base.expected, 0.0), max(team_value - value, 0.0)
+    if others - usual < cfg.min_excess:
+        return base
+    return replace(base, expected=(base.expected + damp) * (others + damp) / (usual + damp) - damp)
+
+
 def _multiple(value: float, base: Baseline) -> float:
     if base.expected > 0:
         return value / base.expected
     return math.inf if value > 0 else 1.0
 
 
-def scan(det: SpikeDetector, series: Sequence[float], current: int, elapsed: float = 1.0) -> list[SpikeVerdict]:
+def scan(det: SpikeDetector, series: Sequence[float], current: int, elapsed: float = 1.0,
+         team: Mapping[int, tuple[float, float]] | None = None) -> list[SpikeVerdict]:
     """One scan as the bot runs it: the complete points after the last one judged, in order, then the running point
     `current` (series[current] is its value so far, `elapsed` the part of its step gone by). `det` is updated in
-    place.
+    place. `team`: by index, the team's spend and usual spend in that step, when `series` is a person's.
 
     The running point changes the state only when it alerts (it is judged again, complete, next time); once it has
     alerted, later scans judge it again so that it escalates as it fills up.
     """
     out = []
+    team = team or {}
     for i in range(max(det.last_index, 0), current):
-        if (v := det.update(series, i)) is not None:
+        if (v := det.update(series, i, team=team.get(i))) is not None:
             out.append(v)
     trial = det.copy()
-    if (v := trial.update(series, current, elapsed)) is not None:
+    if (v := trial.update(series, current, elapsed, team.get(current))) is not None:
         out.append(v)
         det.__dict__.update(trial.__dict__)
     return out

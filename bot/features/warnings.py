@@ -14,7 +14,7 @@ from bot.domain.budget import BudgetLine, day_start, effective_budget, month_sta
 from bot.features.deps import Deps
 from bot.domain.pricing import MICROS_PER_USD
 from bot.slack.outbox import SlackOutbox
-from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict, with_floor
+from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict, baseline, with_floor
 from bot.domain.spikes import scan as scan_series
 from bot.domain.warnings import Muting, muting
 from bot.domain.summary import windows
@@ -45,6 +45,7 @@ class _Subject:
     tz: ZoneInfo
     budget_micros: int | None
     ladder: tuple[int, ...]
+    team_id: int | None = None  # a person's team
 
 
 async def scan(deps: Deps, poster: SlackOutbox | None = None, runs: RunLog | None = None, dry_run: bool = False
@@ -79,7 +80,8 @@ async def _subjects(deps: Deps, store: AlertStore) -> dict[tuple[str, int], _Sub
         tz = team.timezone if team else "UTC"
         budget = effective_budget(p.monthly_budget_micros, raised_in(raises, "person", p.id, months[tz]))
         out[("person", p.id)] = _Subject("person", p.id, p.name or p.email, p.slack_user_id, ZoneInfo(tz), budget,
-                                         ladders.get(team.id, DEFAULT_THRESHOLDS) if team else DEFAULT_THRESHOLDS)
+                                         ladders.get(team.id, DEFAULT_THRESHOLDS) if team else DEFAULT_THRESHOLDS,
+                                         p.team_id)
     return out
 
 
@@ -158,24 +160,48 @@ async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutb
     for sid, p in extra_people.items():  # people without a personal budget are watched for spikes too
         team = teams.get(p.team_id) if p.team_id else None
         subjects[("person", sid)] = _Subject("person", sid, p.name or p.email, p.slack_user_id,
-                                             ZoneInfo(team.timezone if team else "UTC"), None, DEFAULT_THRESHOLDS)
-    for key in sorted(candidates):
+                                             ZoneInfo(team.timezone if team else "UTC"), None, DEFAULT_THRESHOLDS,
+                                             p.team_id)
+    # Teams first: a person is judged against the rest of their team (a rise all share is the team's spike). A team
+    # that is no candidate spent less than min_excess, so no rise of it could lift anyone.
+    team_series: dict[int, tuple[int, list[float]]] = {}
+    for key in sorted(candidates, key=lambda k: (k[0] != "team", k[1])):
         s = subjects.get(key)
         if s is None:
             continue
-        await _spike_one(deps, store, runs, poster, cfg, s, states[s.scope].get(s.id), hour, now, now_ts, result,
-                         dry_run, mutes.get(key, Muting()))
+        team = team_series.get(s.team_id) if s.scope == "person" and s.team_id is not None else None
+        series = await _spike_one(deps, store, runs, poster, cfg, s, states[s.scope].get(s.id), hour, now, now_ts,
+                                  result, dry_run, mutes.get(key, Muting()), team)
+        if s.scope == "team":
+            team_series[s.id] = series
+
+
+def _team_steps(team: tuple[int, list[float]] | None, start: int, hour: int, cfg: SpikeConfig
+                ) -> dict[int, tuple[float, float]]:
+    """The team's spend and usual spend in the hours that may alert, by index in a series starting at `start`."""
+    out: dict[int, tuple[float, float]] = {}
+    if team is None:
+        return out
+    team_start, series = team
+    for h in range(max(hour - ALERTABLE_HOURS, team_start, start), hour + 1):
+        if (base := baseline(series, h - team_start, cfg)) is not None:
+            out[h - start] = (series[h - team_start], base.expected)
+    return out
 
 
 async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None, cfg: SpikeConfig,
                      s: _Subject, saved: dict | None, hour: int, now: datetime, now_ts: int, result: ScanResult,
-                     dry_run: bool, mute: Muting) -> None:
+                     dry_run: bool, mute: Muting, team: tuple[int, list[float]] | None = None
+                     ) -> tuple[int, list[float]]:
+    """Judge one person's or team's hours since the last scan and send what alerts; return the series read (its
+    first hour and hourly spend in USD). `team`: a person's team's series, read in the same scan."""
     start = hour - HISTORY_HOURS
     rows = await (deps.ledger.team_hours if s.scope == "team" else deps.ledger.person_hours)(s.id, start, hour)
     # The series starts at the first hour with spend: before it this person or team had no history, and hours of $0
     # there would be the usual (a new hire's every busy hour a spike). The detector's warm-up and its first-weeks rules
     # then apply as they do to any young series (bench/spike_quality.py replays series from their first point too).
     start = max(start, min((r.hour for r in rows), default=start))
+    team_steps = _team_steps(team, start, hour, cfg)
     series = [0.0] * (hour - start + 1)
     models: dict[int, dict[str, int]] = defaultdict(dict)
     for r in rows:
@@ -190,7 +216,7 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackO
     # Complete hours since the last scan in order, then the running hour (kept only if it is already a spike, and
     # judged again as it fills up, so it escalates when it doubles within the hour).
     verdicts = [(start + v.index, v, v.index == hour - start)
-                for v in scan_series(det, series, hour - start, (now_ts - hour * 3600) / 3600)
+                for v in scan_series(det, series, hour - start, (now_ts - hour * 3600) / 3600, team_steps)
                 if start + v.index >= hour - ALERTABLE_HOURS]
     all_sent = True
     for h, v, partial in verdicts:
@@ -217,6 +243,7 @@ async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackO
     if all_sent and not dry_run:
         st = det.state()
         await store.save_spike_state(s.scope, s.id, st | {"last_index": st["last_index"] + start}, now_ts)
+    return start, series
 
 
 async def _spike_context(deps: Deps, s: _Subject, h: int, v: SpikeVerdict, partial: bool, models: dict[str, int],

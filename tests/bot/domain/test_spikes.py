@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bot.domain.spikes import SpikeConfig, SpikeDetector, baseline, detect, scan, with_floor
+from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict, baseline, detect, scan, with_floor
 
 HOURLY = SpikeConfig(step_seconds=3600, min_excess=1.0)
 DAY = 24
@@ -249,3 +249,27 @@ def test_bursts_an_hour_apart_add_up_to_one_message() -> None:
     assert verdicts[0].score == pytest.approx(3.8)
     two_bursts = series[:bursts[1] + 2]  # two bursts with an ordinary hour after each: not yet
     assert [v for v in detect(two_bursts, HOURLY) if v.index >= start] == []
+
+
+def test_a_person_is_judged_against_the_rest_of_their_team() -> None:
+    person = office_spend(days=35)
+    i = at(30, 14)  # a Wednesday afternoon
+    base = baseline(person, i, HOURLY)
+    assert base is not None
+    others_usual = 40.0  # the rest of the team usually spends $40 in this hour
+
+    def judged(person_x: float, others_x: float) -> SpikeVerdict | None:
+        series = list(person)
+        series[i] = person_x * base.expected
+        det = SpikeDetector(HOURLY)
+        for j in range(i):
+            det.update(series, j)
+        return det.update(series, i, team=(series[i] + others_x * others_usual, base.expected + others_usual))
+
+    assert judged(6, 1) is not None  # the others as usual: the person's own spike
+    assert judged(6, 6) is None  # everyone at six times: the team's spike, not this person's
+    assert judged(6, 1.02) is not None  # the others 80 cents up: not worth min_excess, no lift
+    far = judged(30, 2)  # the others doubled, the person went thirtyfold: still theirs
+    damp = HOURLY.damp_fraction * HOURLY.min_excess
+    assert far is not None
+    assert far.expected == pytest.approx((base.expected + damp) * (80 + damp) / (40 + damp) - damp)

@@ -180,3 +180,29 @@ async def test_a_new_persons_ordinary_first_days_are_no_spike_but_a_real_one_is(
     team = [t for t in texts(bot, "C0PLAT") if "spike" in t]
     assert len(team) == 1
     assert "*Spend spike*: Platform's AI spend 16:00–17:00 CET so far is $80.00, 10.0× the usual $8.00" in team[0]
+
+
+async def test_a_rise_the_whole_team_shares_is_one_team_message_not_a_dm_to_each(bot) -> None:
+    hour0 = datetime(2026, 11, 18, 15, tzinfo=UTC)  # NOW is 15:30 UTC
+    # Four weeks of Ada and Alan at about $2 an hour each, every hour.
+    history = [(hour0 - timedelta(hours=h) + timedelta(minutes=10), who, "gpt-4o", 2.0 + (h % 3) * 0.2)
+               for h in range(1, 28 * 24 + 8) for who in ("ada", "alan")]
+    await spend(bot, history, "h")
+    await bot.deps.org.sync(parse_org(ORG_YAML.replace("monthly_budget_usd: 1000", "monthly_budget_usd: 100000")
+                                      .replace("monthly_budget_usd: 100}", "monthly_budget_usd: 100000}")),
+                            int(NOW.timestamp()))  # keep the budget lines out of this test
+    # This hour both run at six times that (a pricier model made everyone's default): the team's spike.
+    await spend(bot, [(hour0 + timedelta(minutes=20), who, "claude-opus-4-1", 12.0) for who in ("ada", "alan")], "s")
+    await scan(bot.deps, poster(bot))
+    team = [t for t in texts(bot, "C0PLAT") if "spike" in t]
+    assert len(team) == 1 and "Platform's AI spend 16:00–17:00 CET so far is $24.00, 6.0× the usual $4.00" in team[0]
+    assert [t for t in texts(bot, "U0ADA") + texts(bot, "U0ALAN") if "spike" in t] == []
+    # Two hours later Ada alone runs at $40 while Alan is back to $2: hers, so a DM.
+    bot.clock.set(NOW + timedelta(hours=2))
+    await spend(bot, [(hour0 + timedelta(hours=h, minutes=20), "alan", "gpt-4o", 2.0) for h in (1, 2)]
+                + [(hour0 + timedelta(hours=1, minutes=20), "ada", "gpt-4o", 2.0),
+                   (hour0 + timedelta(hours=2, minutes=20), "ada", "claude-opus-4-1", 40.0)], "s2")
+    await scan(bot.deps, poster(bot))
+    ada = [t for t in texts(bot, "U0ADA") if "spike" in t]
+    assert len(ada) == 1 and "Your AI spend 18:00–19:00 CET so far is $40.00, 18.2× the usual $2.20" in ada[0]
+    assert [t for t in texts(bot, "U0ALAN") if "spike" in t] == []
