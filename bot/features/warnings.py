@@ -164,44 +164,36 @@ async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutb
                                              p.team_id)
     # Teams first: a person is judged against the rest of their team (a rise all share is the team's spike). A team
     # that is no candidate spent less than min_excess, so no rise of it could lift anyone.
-    team_series: dict[int, tuple[int, list[float]]] = {}
+    team_hours: dict[int, dict[int, tuple[float, float]]] = {}
     for key in sorted(candidates, key=lambda k: (k[0] != "team", k[1])):
         s = subjects.get(key)
         if s is None:
             continue
-        team = team_series.get(s.team_id) if s.scope == "person" and s.team_id is not None else None
-        series = await _spike_one(deps, store, runs, poster, cfg, s, states[s.scope].get(s.id), hour, now, now_ts,
-                                  result, dry_run, mutes.get(key, Muting()), team)
+        team = team_hours.get(s.team_id, {}) if s.scope == "person" and s.team_id is not None else {}
+        start, series = await _spike_one(deps, store, runs, poster, cfg, s, states[s.scope].get(s.id), hour, now,
+                                         now_ts, result, dry_run, mutes.get(key, Muting()), team)
         if s.scope == "team":
-            team_series[s.id] = series
+            team_hours[s.id] = _usual_hours(start, series, hour, cfg)
 
 
-def _team_steps(team: tuple[int, list[float]] | None, start: int, hour: int, cfg: SpikeConfig
-                ) -> dict[int, tuple[float, float]]:
-    """The team's spend and usual spend in the hours that may alert, by index in a series starting at `start`."""
-    out: dict[int, tuple[float, float]] = {}
-    if team is None:
-        return out
-    team_start, series = team
-    for h in range(max(hour - ALERTABLE_HOURS, team_start, start), hour + 1):
-        if (base := baseline(series, h - team_start, cfg)) is not None:
-            out[h - start] = (series[h - team_start], base.expected)
-    return out
+def _usual_hours(start: int, series: list[float], hour: int, cfg: SpikeConfig) -> dict[int, tuple[float, float]]:
+    """Spend and usual spend of the hours that may alert, by hour, from a series whose first hour is `start`."""
+    return {h: (series[h - start], base.expected) for h in range(max(hour - ALERTABLE_HOURS, start), hour + 1)
+            if (base := baseline(series, h - start, cfg)) is not None}
 
 
 async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None, cfg: SpikeConfig,
                      s: _Subject, saved: dict | None, hour: int, now: datetime, now_ts: int, result: ScanResult,
-                     dry_run: bool, mute: Muting, team: tuple[int, list[float]] | None = None
-                     ) -> tuple[int, list[float]]:
+                     dry_run: bool, mute: Muting, team: dict[int, tuple[float, float]]) -> tuple[int, list[float]]:
     """Judge one person's or team's hours since the last scan and send what alerts; return the series read (its
-    first hour and hourly spend in USD). `team`: a person's team's series, read in the same scan."""
+    first hour and hourly spend in USD). `team`: by hour, a person's team's spend and usual spend (`_usual_hours`)."""
     start = hour - HISTORY_HOURS
     rows = await (deps.ledger.team_hours if s.scope == "team" else deps.ledger.person_hours)(s.id, start, hour)
     # The series starts at the first hour with spend: before it this person or team had no history, and hours of $0
     # there would be the usual (a new hire's every busy hour a spike). The detector's warm-up and its first-weeks rules
     # then apply as they do to any young series (bench/spike_quality.py replays series from their first point too).
     start = max(start, min((r.hour for r in rows), default=start))
-    team_steps = _team_steps(team, start, hour, cfg)
+    team_steps = {h - start: v for h, v in team.items() if h >= start}
     series = [0.0] * (hour - start + 1)
     models: dict[int, dict[str, int]] = defaultdict(dict)
     for r in rows:
