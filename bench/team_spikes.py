@@ -1,7 +1,7 @@
 """Spike warnings for people inside a team: is a rise everyone shares one team message, and is one person's own still
 theirs? Synthetic, fixed seed; the detector and defaults of bot.domain.spikes, scanned hour by hour as the bot does.
 
-Run: python bench/team_spikes.py
+Run: python bench/team_spikes.py   (SPIKE_OVERRIDES='{"field": value}' tries other SpikeConfig values)
 
 Each of 12 teams has 4 to 12 people (office hours, each with their own level and noise) over 9 weeks. Injected, at
 least three days apart: team-wide rises (every person 2.5-6x for 3-8 hours: a pricier model made the default, a
@@ -13,6 +13,8 @@ and, for the teams, how many team-wide rises their channel was told of (the same
 """
 from __future__ import annotations
 
+import json
+import os
 import random
 import sys
 import time
@@ -28,6 +30,7 @@ SEED = 20261123
 DAYS = 63
 WARMUP = 7 * 24  # first week: history only
 MIN_EXCESS = 5.0  # TOKENBOT_SPIKE_MIN_USD's default
+OVERRIDES = json.loads(os.environ.get("SPIKE_OVERRIDES", "{}"))  # tuning only: SpikeConfig fields over the defaults
 
 
 @dataclass
@@ -85,7 +88,7 @@ def usual_hours(total: list[float], cfg: spikes.SpikeConfig) -> dict[int, tuple[
 
 
 def main() -> None:
-    cfg = spikes.SpikeConfig(step_seconds=3600, min_excess=MIN_EXCESS)
+    cfg = spikes.SpikeConfig(step_seconds=3600, min_excess=MIN_EXCESS, **OVERRIDES)
     t0 = time.perf_counter()
     teams = build(random.Random(SEED))
     people = sum(len(t.people) for t in teams)
