@@ -98,10 +98,10 @@ def _profile(hour: int, shape: str) -> float:
     return 0.06
 
 
-def _team(rng: random.Random, *, peak: float, shape: str = "office", noise: float = 0.3,
+def normal_spend(rng: random.Random, *, peak: float, shape: str = "office", noise: float = 0.3,
           day_sigma: float = 0.15, weekend: float = 0.15, trend: float = 0.0,
           holiday: bool = False, batch_hour: int | None = None) -> list[float]:
-    """Normal (anomaly-free) hourly spend for one team."""
+    """Normal (anomaly-free) hourly spend of one team (or, in bench/team_spikes.py, one person)."""
     holiday_day = rng.choice([d for d in range(14, SYN_DAYS) if d % 7 < 5]) if holiday else -1
     out = []
     for day in range(SYN_DAYS):
@@ -164,7 +164,7 @@ def synthetic_cases() -> list[Case]:
     step = HOUR // SYN_SUBSTEPS
     cases = []
     for name, params, bursts, runaway in specs:
-        hourly = _team(rng, **params)
+        hourly = normal_spend(rng, **params)
         idx_windows = _inject(rng, hourly, bursts, runaway)
         stamps = [SYN_START + h * HOUR + (k + 1) * step - step for h in range(len(hourly)) for k in range(SYN_SUBSTEPS)]
         values = [v / SYN_SUBSTEPS for v in hourly for _ in range(SYN_SUBSTEPS)]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.spike_quality import _team  # noqa: E402
+from bench.spike_quality import normal_spend  # noqa: E402
 from bot.domain import spikes  # noqa: E402
 
 SEED = 20261123
@@ -43,7 +43,7 @@ class Team:
 def build(rng: random.Random) -> list[Team]:
     teams = []
     for _ in range(12):
-        people = [_team(rng, peak=rng.uniform(2, 15), noise=rng.uniform(0.25, 0.45), day_sigma=0.2)
+        people = [normal_spend(rng, peak=rng.uniform(2, 15), noise=rng.uniform(0.25, 0.45), day_sigma=0.2)
                   for _ in range(rng.randint(4, 12))]
         busy: list[tuple[int, int]] = []
         shared: list[tuple[int, int]] = []
@@ -83,17 +83,13 @@ def alerts(series: list[float], cfg: spikes.SpikeConfig, team: dict[int, tuple[f
     return out
 
 
-def usual_hours(total: list[float], cfg: spikes.SpikeConfig) -> dict[int, tuple[float, float]]:
-    return {h: (total[h], b.expected) for h in range(len(total)) if (b := spikes.baseline(total, h, cfg)) is not None}
-
-
 def main() -> None:
     cfg = spikes.SpikeConfig(step_seconds=3600, min_excess=MIN_EXCESS, **OVERRIDES)
     t0 = time.perf_counter()
     teams = build(random.Random(SEED))
     people = sum(len(t.people) for t in teams)
     totals = [[sum(xs) for xs in zip(*t.people)] for t in teams]
-    usual = [usual_hours(total, cfg) for total in totals]
+    usual = [spikes.usual_steps(total, range(len(total)), cfg) for total in totals]
     told = [{(s, e) for s, e in t.shared if any(s <= h <= e for h in alerts(total, cfg))}
             for t, total in zip(teams, totals)]
     figures = {}

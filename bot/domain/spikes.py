@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from statistics import median
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 _MAD_TO_SIGMA = 1.4826  # makes the MAD a consistent estimate of sigma for normal noise
 
@@ -360,6 +360,11 @@ def lifted_by_team(base: Baseline, value: float, team_value: float, team_expecte
     if others - usual < cfg.min_excess:
         return base
     return replace(base, expected=(base.expected + damp) * (others + damp) / (usual + damp) - damp)
+
+
+def usual_steps(team: Sequence[float], indices: Iterable[int], cfg: SpikeConfig) -> dict[int, tuple[float, float]]:
+    """A team's value and expected value at these steps: what `scan(..., team=)` takes for each of its people."""
+    return {i: (team[i], base.expected) for i in indices if (base := baseline(team, i, cfg)) is not None}
 
 
 def _multiple(value: float, base: Baseline) -> float:

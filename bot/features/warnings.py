@@ -14,7 +14,7 @@ from bot.domain.budget import BudgetLine, day_start, effective_budget, month_sta
 from bot.features.deps import Deps
 from bot.domain.pricing import MICROS_PER_USD
 from bot.slack.outbox import SlackOutbox
-from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict, baseline, with_floor
+from bot.domain.spikes import SpikeConfig, SpikeDetector, SpikeVerdict, usual_steps, with_floor
 from bot.domain.spikes import scan as scan_series
 from bot.domain.warnings import Muting, muting
 from bot.domain.summary import windows
@@ -172,21 +172,16 @@ async def _spikes(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutb
         team = team_hours.get(s.team_id, {}) if s.scope == "person" and s.team_id is not None else {}
         start, series = await _spike_one(deps, store, runs, poster, cfg, s, states[s.scope].get(s.id), hour, now,
                                          now_ts, result, dry_run, mutes.get(key, Muting()), team)
-        if s.scope == "team":
-            team_hours[s.id] = _usual_hours(start, series, hour, cfg)
-
-
-def _usual_hours(start: int, series: list[float], hour: int, cfg: SpikeConfig) -> dict[int, tuple[float, float]]:
-    """Spend and usual spend of the hours that may alert, by hour, from a series whose first hour is `start`."""
-    return {h: (series[h - start], base.expected) for h in range(max(hour - ALERTABLE_HOURS, start), hour + 1)
-            if (base := baseline(series, h - start, cfg)) is not None}
+        if s.scope == "team":  # its spend and usual spend in the hours that may alert, by hour
+            alertable = range(max(hour - ALERTABLE_HOURS, start) - start, hour - start + 1)
+            team_hours[s.id] = {start + i: v for i, v in usual_steps(series, alertable, cfg).items()}
 
 
 async def _spike_one(deps: Deps, store: AlertStore, runs: RunLog, poster: SlackOutbox | None, cfg: SpikeConfig,
                      s: _Subject, saved: dict | None, hour: int, now: datetime, now_ts: int, result: ScanResult,
                      dry_run: bool, mute: Muting, team: dict[int, tuple[float, float]]) -> tuple[int, list[float]]:
     """Judge one person's or team's hours since the last scan and send what alerts; return the series read (its
-    first hour and hourly spend in USD). `team`: by hour, a person's team's spend and usual spend (`_usual_hours`)."""
+    first hour and hourly spend in USD). `team`: by hour, a person's team's spend and usual spend."""
     start = hour - HISTORY_HOURS
     rows = await (deps.ledger.team_hours if s.scope == "team" else deps.ledger.person_hours)(s.id, start, hour)
     # The series starts at the first hour with spend: before it this person or team had no history, and hours of $0
